@@ -1,0 +1,47 @@
+# One command surface for people and CI. `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export OMP_WAIT_POLICY ?= PASSIVE
+export DO_NOT_TRACK ?= 1
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+PYTEST_ARGS ?=
+
+.PHONY: install install-test demo test lint typecheck check clean system-deps
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch is pinned to the CPU build first so that nothing pulls a CUDA build.
+install: $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+
+# Debian packages for OCR (Tesseract + language packs), PDF rendering and fonts used by the tests.
+system-deps:
+	bash deploy/install-system-deps.sh
+
+demo: install
+	$(BIN)/govrag quickstart
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check rag ingest indices govrag tests benchmarks
+	$(BIN)/ruff format --check rag ingest indices govrag tests benchmarks
+
+typecheck: install-test
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) govrag-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Ingestion: turn sources (files, exports, URLs) into chunks and write them through `indices`."""

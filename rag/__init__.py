@@ -1,0 +1,1 @@
+"""Question answering: retrieval, prompting, generation, citations, the HTTP API and the widget."""
