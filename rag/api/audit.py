@@ -1,0 +1,245 @@
+"""The audit trail: who asked what, when, and how it was answered; plus the feedback given on answers.
+
+Agencies must be able to show which questions were answered from which documents, and to see what went
+wrong when a citizen reports a bad answer. Questions and comments are stored redacted (`redact`), so the
+trail holds no identity numbers, phones or e-mails; rows older than `retention_days` are purged.
+
+`SqliteAuditLog` is one SQLite file under the data directory in WAL mode (the CLI can read it while the
+server writes). The API calls it from a thread pool, so one connection is shared behind a lock. The schema
+is created with `CREATE TABLE IF NOT EXISTS` and missing columns are added on open, so an older file keeps
+working after an upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time as _time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from rag.api.redaction import redact
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA_VERSION = 1
+_TABLES = {
+    "queries": {
+        "query_id": "TEXT PRIMARY KEY",
+        "time": "REAL NOT NULL",
+        "caller": "TEXT NOT NULL DEFAULT 'anonymous'",
+        "agency": "TEXT",
+        "question": "TEXT NOT NULL DEFAULT ''",
+        "language": "TEXT",
+        "generator": "TEXT",
+        "grounded": "INTEGER NOT NULL DEFAULT 0",
+        "refused": "INTEGER NOT NULL DEFAULT 0",
+        "cited_doc_ids": "TEXT NOT NULL DEFAULT '[]'",
+        "latency_ms": "REAL",
+    },
+    "feedback": {
+        "id": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "query_id": "TEXT NOT NULL",
+        "time": "REAL NOT NULL",
+        "rating": "TEXT NOT NULL",
+        "comment": "TEXT NOT NULL DEFAULT ''",
+        "caller": "TEXT NOT NULL DEFAULT 'anonymous'",
+    },
+}
+_QUERY_COLUMNS = ", ".join(_TABLES["queries"])
+_FEEDBACK_COLUMNS = "query_id, time, rating, comment, caller"
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS queries_time ON queries(time)",
+    "CREATE INDEX IF NOT EXISTS feedback_query ON feedback(query_id)",
+    "CREATE INDEX IF NOT EXISTS feedback_time ON feedback(time)",
+)
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _added_column(kind: str) -> str:
+    """A column definition SQLite accepts in ALTER TABLE (no key; NOT NULL only with a default)."""
+    kind = kind.replace("PRIMARY KEY", "").replace("AUTOINCREMENT", "")
+    return kind if "DEFAULT" in kind else kind.replace("NOT NULL", "")
+
+
+def _entry(r: tuple[Any, ...], feedback: list[Feedback]) -> AuditEntry:
+    """An `AuditEntry` from a `SELECT {_QUERY_COLUMNS}` row."""
+    return AuditEntry(
+        query_id=r[0], time=r[1], caller=r[2], agency=r[3], question=r[4], language=r[5], generator=r[6],
+        grounded=bool(r[7]), refused=bool(r[8]), cited_doc_ids=json.loads(r[9]), latency_ms=r[10],
+        feedback=feedback,
+    )  # fmt: skip
+
+
+class AuditSettings(BaseModel):
+    """The audit log (section `api.audit`)."""
+
+    enabled: bool = Field(default=True, description="Record every answered question and all feedback.")
+    path: str = Field(default="audit.sqlite3", description="SQLite file, relative to the data directory.")
+    retention_days: int = Field(default=365, ge=1, description="Rows older than this are purged.")
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A rating given on one answer."""
+
+    query_id: str
+    time: float
+    rating: str
+    comment: str
+    caller: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One answered question as recorded (question already redacted), with its feedback."""
+
+    query_id: str
+    time: float
+    caller: str
+    agency: str | None
+    question: str
+    language: str | None
+    generator: str | None
+    grounded: bool
+    refused: bool
+    cited_doc_ids: list[str]
+    latency_ms: float | None
+    feedback: list[Feedback] = field(default_factory=list)
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """What the API needs from an audit store (SQLite here; tests or deployments may swap it)."""
+
+    def record(
+        self, query_id: str, caller: str, agency: str | None, question: str, language: str | None,
+        generator: str | None, grounded: bool, refused: bool, cited_doc_ids: list[str],
+        latency_ms: float | None, time: float | None = None,
+    ) -> None:  # fmt: skip
+        """Store an answered question; `question` is redacted before it is written."""
+
+    def record_feedback(self, query_id: str, rating: str, comment: str, caller: str) -> None:
+        """Store a rating on an answer; `comment` is redacted before it is written."""
+
+    def recent(self, limit: int = 50) -> list[AuditEntry]:
+        """The newest entries first."""
+
+    def get(self, query_id: str) -> AuditEntry | None:
+        """One entry with its feedback, or None."""
+
+    def purge_older_than(self, days: float) -> int:
+        """Delete entries and feedback older than `days`; returns the number of rows deleted."""
+
+    def close(self) -> None:
+        """Release the store."""
+
+
+class SqliteAuditLog:
+    """`AuditLog` in one SQLite file (WAL, one shared connection behind a lock)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise RuntimeError(
+                f"cannot open the audit log {self.path}: {exc}; make the data directory writable or set "
+                "GOVRAG_API__AUDIT__ENABLED=false"
+            ) from exc
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+
+    @classmethod
+    def from_settings(cls, settings: AuditSettings, data_dir: Path) -> SqliteAuditLog | None:
+        """Open the configured log (None when disabled) and purge rows past the retention period."""
+        if not settings.enabled:
+            return None
+        log = cls(data_dir / settings.path)
+        log.purge_older_than(settings.retention_days)
+        return log
+
+    def _migrate(self) -> None:
+        """Create missing tables, add columns an older file lacks, create indexes."""
+        for table, columns in _TABLES.items():
+            spec = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in have:
+                    logger.info("audit log %s: adding column %s.%s", self.path, table, name)
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {_added_column(kind)}")
+        for statement in _INDEXES:
+            self._db.execute(statement)
+        self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+
+    def record(
+        self, query_id: str, caller: str, agency: str | None, question: str, language: str | None,
+        generator: str | None, grounded: bool, refused: bool, cited_doc_ids: list[str],
+        latency_ms: float | None, time: float | None = None,
+    ) -> None:  # fmt: skip
+        """Store an answered question (redacted); a repeated `query_id` replaces the earlier row."""
+        row = (query_id, _time.time() if time is None else time, caller or "anonymous", agency,
+               redact(question), language, generator, int(grounded), int(refused),
+               json.dumps(list(cited_doc_ids)), latency_ms)  # fmt: skip
+        sql = f"INSERT OR REPLACE INTO queries ({_QUERY_COLUMNS}) VALUES ({_marks(len(row))})"
+        with self._lock:
+            self._db.execute(sql, row)
+
+    def record_feedback(self, query_id: str, rating: str, comment: str, caller: str) -> None:
+        """Store a rating on an answer (comment redacted)."""
+        row = (query_id, _time.time(), rating, redact(comment or ""), caller or "anonymous")
+        with self._lock:
+            self._db.execute(f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) VALUES ({_marks(len(row))})", row)
+
+    def _entries(self, where: str, params: tuple[object, ...]) -> list[AuditEntry]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_QUERY_COLUMNS} FROM queries {where}", params).fetchall()
+            ids = [r[0] for r in rows]
+            feedback = []
+            if ids:
+                feedback = self._db.execute(
+                    f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE query_id IN ({_marks(len(ids))}) "
+                    "ORDER BY time, id",
+                    ids,
+                ).fetchall()
+        by_query: dict[str, list[Feedback]] = {}
+        for f in feedback:
+            by_query.setdefault(f[0], []).append(Feedback(*f))
+        return [_entry(r, by_query.get(r[0], [])) for r in rows]
+
+    def recent(self, limit: int = 50) -> list[AuditEntry]:
+        """The newest `limit` entries, newest first."""
+        return self._entries("ORDER BY time DESC, rowid DESC LIMIT ?", (max(0, int(limit)),))
+
+    def get(self, query_id: str) -> AuditEntry | None:
+        """One entry with its feedback, or None when the id was never recorded (or was purged)."""
+        found = self._entries("WHERE query_id = ?", (query_id,))
+        return found[0] if found else None
+
+    def purge_older_than(self, days: float) -> int:
+        """Delete entries and feedback older than `days` days; returns how many rows went."""
+        cutoff = _time.time() - days * 86400
+        with self._lock:
+            n = self._db.execute("DELETE FROM queries WHERE time < ?", (cutoff,)).rowcount
+            n += self._db.execute("DELETE FROM feedback WHERE time < ?", (cutoff,)).rowcount
+        if n:
+            logger.info("audit log %s: purged %s rows older than %s days", self.path, n, days)
+        return n
+
+    def close(self) -> None:
+        """Close the connection (further calls fail)."""
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,179 @@
+"""API keys, the caller they identify, and the production safety check.
+
+Keys are stored as the SHA-256 hex digest of the key, never the key itself. A slow password hash (PBKDF2,
+bcrypt) exists to protect low-entropy human passwords against offline guessing; our keys are 256-bit random
+strings from `generate_key`, for which one SHA-256 is already infeasible to invert, and a slow hash would
+cost ~50-100 ms of CPU on every request. This is how most API-token systems store tokens. The lookup
+compares the digest with every configured key using `hmac.compare_digest` and does not stop early, so the
+time taken does not reveal which key (or how much of a digest) matched.
+
+A wrong key is always refused, even when anonymous access is allowed: a caller who sends a key expects
+its groups, and silently downgrading would hide a misconfiguration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+Scope = Literal["query", "admin"]
+ANONYMOUS = "anonymous"
+KEY_PREFIX = "grk_"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class AuthError(Exception):
+    """The caller could not be authenticated; `status` is the HTTP status to answer (401)."""
+
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def hash_key(key: str) -> str:
+    """The stored form of an API key: SHA-256 hex of its UTF-8 bytes."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def generate_key() -> tuple[str, str]:
+    """A new random key (256 bits, `grk_` prefix so secret scanners can spot it) and its hash to configure."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, hash_key(key)
+
+
+def _default_scopes() -> list[Scope]:
+    return ["query"]
+
+
+class ApiKey(BaseModel):
+    """One configured key: who holds it, which documents it may see and what it may do."""
+
+    name: str = Field(min_length=1, max_length=64, description="Caller name in logs, audit and rate limits.")
+    hash: str = Field(description="SHA-256 hex of the key (see `generate_key`); never the key itself.")
+    agency: str | None = Field(default=None, description="Agency the caller belongs to (audit log).")
+    groups: list[str] = Field(default_factory=lambda: ["public"], description="Access groups it may read.")
+    scopes: list[Scope] = Field(default_factory=_default_scopes, description="`query` and/or `admin`.")
+    rate_per_minute: float | None = Field(default=None, ge=0, description="Overrides the default rate.")
+
+    @field_validator("hash")
+    @classmethod
+    def _check_hash(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not _HEX64.fullmatch(value):
+            raise ValueError(
+                "must be the SHA-256 hex digest of the key (64 hex characters), not the key itself; "
+                "make a key and its hash with `python -m rag.api.security`"
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if value == ANONYMOUS:
+            raise ValueError(f"{ANONYMOUS!r} is reserved for callers without a key; choose another name")
+        return value
+
+
+class SecuritySettings(BaseModel):
+    """Who may call the API (section `api.security`)."""
+
+    api_keys: list[ApiKey] = Field(default_factory=list, description="Configured keys.")
+    allow_anonymous: bool = Field(
+        default=True, description="Callers without a key may query public documents (refused in production)."
+    )
+    anonymous_rate_per_minute: float = Field(default=30, ge=0, description="Rate for all anonymous callers.")
+    rate_per_minute: float = Field(default=60, ge=0, description="Default rate per key (0: unlimited).")
+    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed (CORS).")
+
+    @model_validator(mode="after")
+    def _unique(self) -> SecuritySettings:
+        names = [k.name for k in self.api_keys]
+        hashes = [k.hash for k in self.api_keys]
+        for label, values in (("name", names), ("hash", hashes)):
+            dupes = sorted({v for v in values if values.count(v) > 1})
+            if dupes:
+                shown = dupes if label == "name" else [d[:8] + "..." for d in dupes]
+                raise ValueError(f"api_keys: {label} used more than once: {shown}; each key needs its own")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: what the routes filter and limit by."""
+
+    name: str
+    agency: str | None
+    groups: tuple[str, ...]
+    scopes: tuple[str, ...]
+    anonymous: bool
+    rate_per_minute: float | None = None
+
+
+def _presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    bearer: str | None = None
+    if authorization is not None and authorization.strip():
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("the Authorization header must be 'Bearer <API key>'")
+        bearer = token.strip()
+    header = x_api_key.strip() if x_api_key is not None and x_api_key.strip() else None
+    if bearer is not None and header is not None and not hmac.compare_digest(bearer, header):
+        raise AuthError("the Authorization and X-API-Key headers carry different keys; send one")
+    return bearer if bearer is not None else header
+
+
+def authenticate(authorization: str | None, x_api_key: str | None, settings: SecuritySettings) -> Principal:
+    """The caller named by `Authorization: Bearer <key>` or `X-API-Key: <key>`, or the anonymous caller.
+
+    Raises `AuthError` for a malformed header, an unknown key, or no key when anonymous access is off.
+    """
+    key = _presented_key(authorization, x_api_key)
+    if key is None:
+        if not settings.allow_anonymous:
+            raise AuthError(
+                "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
+            )
+        return Principal(ANONYMOUS, None, ("public",), ("query",), True, settings.anonymous_rate_per_minute)
+    digest = hash_key(key)
+    match: ApiKey | None = None
+    for candidate in settings.api_keys:  # no early exit: time does not depend on which key matched
+        if hmac.compare_digest(candidate.hash, digest):
+            match = candidate
+    if match is None:
+        raise AuthError("invalid API key")
+    return Principal(
+        match.name, match.agency, tuple(match.groups), tuple(match.scopes), False, match.rate_per_minute
+    )
+
+
+def security_problems(security: SecuritySettings) -> list[str]:
+    """Insecure settings, whatever the environment (development may log them as warnings)."""
+    problems: list[str] = []
+    if security.allow_anonymous:
+        problems.append("anonymous access is allowed: set GOVRAG_API__SECURITY__ALLOW_ANONYMOUS=false")
+    if not security.api_keys:
+        problems.append(
+            "no API keys are configured: add api.security.api_keys (make one: `python -m rag.api.security`)"
+        )
+    if any(origin.strip() == "*" for origin in security.cors_origins):
+        problems.append(
+            "CORS allows any origin ('*'): list the sites that embed the widget in api.security.cors_origins"
+        )
+    return problems
+
+
+def check_production(settings_env: str, security: SecuritySettings) -> list[str]:
+    """The problems that must stop start-up: all of `security_problems` in production, none elsewhere."""
+    return security_problems(security) if settings_env == "production" else []
+
+
+if __name__ == "__main__":  # pragma: no cover - a helper for operators
+    new_key, new_hash = generate_key()
+    print(f"key (give to the caller, shown once): {new_key}")
+    print(f"hash (put in api.security.api_keys[].hash): {new_hash}")
