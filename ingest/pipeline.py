@@ -1,0 +1,424 @@
+"""The ingestion run: discover, decide what changed, parse in a process pool, embed, write, prune.
+
+Correctness comes from the index alone (no local state file), so two machines writing to one Qdrant
+server agree and a run killed at any moment converges on the next run:
+- every chunk's point id is derived from (document id, chunk number): rewriting never duplicates;
+- every chunk carries the document's content hash and chunk count: a document is *unchanged* only
+  when all its stored chunks carry the current hash and their number equals the chunk count; anything
+  else (absent, older version, half-written) is rewritten;
+- chunks of other versions are deleted only after all chunks of the new version are written, so a
+  reader never sees a document vanish, and a failed parse leaves the stored version untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from indices.embedder import Embedder
+from indices.language import LanguageSettings
+from indices.schema import ChunkRecord, IndexPoint, SearchFilter
+from indices.sparse import SparseEncoder
+from indices.vector_index import VectorIndex
+from ingest.fetch import Fetcher, FetchError
+from ingest.settings import IngestSettings
+from ingest.sources import SourceItem, discover
+from ingest.worker import ParseResult, ParseTask, WorkerConfig, init_worker, process
+
+logger = logging.getLogger(__name__)
+
+#: Bump when parsing/chunking changes in a way that should re-ingest everything.
+PIPELINE_VERSION = "1"
+
+
+@dataclass(slots=True)
+class IngestOptions:
+    """Per-run choices from the command line."""
+
+    agency: str = ""
+    groups: list[str] = field(default_factory=lambda: ["public"])
+    lang: str = "auto"
+    prune: bool = False
+    dry_run: bool = False
+    url_lists: list[Path] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DocOutcome:
+    """What happened to one document."""
+
+    doc_id: str
+    uri: str
+    status: str  # new | changed | unchanged | failed | pruned
+    chunks: int = 0
+    pages: int = 0
+    pages_ocr: int = 0
+    lang: str = ""
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """The run's summary; `to_dict()` is the `--json` output."""
+
+    outcomes: list[DocOutcome] = field(default_factory=list)
+    stage_s: dict[str, float] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    dry_run: bool = False
+
+    def count(self, status: str) -> int:
+        """Number of documents with this status."""
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[DocOutcome]:
+        """Documents (or sources) that could not be ingested."""
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Machine-readable summary."""
+        written = [o for o in self.outcomes if o.status in ("new", "changed")]
+        return {
+            "dry_run": self.dry_run,
+            "documents": {s: self.count(s) for s in ("new", "changed", "unchanged", "failed", "pruned")},
+            "chunks": sum(o.chunks for o in written),
+            "pages": sum(o.pages for o in written),
+            "pages_ocr": sum(o.pages_ocr for o in written),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_s.items()},
+            "elapsed_seconds": round(self.elapsed_s, 3),
+            "failures": [{"doc_id": o.doc_id, "source": o.uri, "reason": o.reason} for o in self.failed],
+        }
+
+
+class ProgressSink(Protocol):
+    """Receives progress events (the CLI draws a rich progress bar from them)."""
+
+    def start(self, total: int) -> None: ...
+    def advance(self, docs: int = 0, chunks: int = 0) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, docs: int = 0, chunks: int = 0) -> None:
+        pass
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A document being written: its chunks still to flush."""
+
+    item: SourceItem
+    status: str
+    content_hash: str
+    result: ParseResult
+    remaining: int
+
+
+class Ingestor:
+    """Runs ingestion against one index with one embedder and sparse encoder."""
+
+    def __init__(
+        self,
+        settings: IngestSettings,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        index: VectorIndex | None,
+        language: LanguageSettings,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.sparse = sparse
+        self.index = index
+        self.language = language
+        self._timings: dict[str, float] = {}
+
+    # -- identity ---------------------------------------------------------------------------------------
+    def pipeline_fingerprint(self, opts: IngestOptions) -> str:
+        """Everything besides the bytes that shapes the stored chunks: changing any of it re-ingests."""
+        parts = {
+            "v": PIPELINE_VERSION,
+            "chunker": self.settings.chunker.model_dump(),
+            "title": self.settings.title_in_embedding,
+            "embedder": self.embedder.identity.fingerprint,
+            "sparse": self.sparse.identity,
+            "agency": opts.agency,
+            "groups": sorted(opts.groups),
+            "lang": opts.lang,
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+    def _timed(self, stage: str, started: float) -> None:
+        self._timings[stage] = self._timings.get(stage, 0.0) + time.perf_counter() - started
+
+    # -- hashing and classification ---------------------------------------------------------------------
+    def _raw_hash(self, item: SourceItem, fetcher: Fetcher | None) -> tuple[str, bytes | None]:
+        if item.record is not None:
+            return hashlib.sha256(json.dumps(item.record, sort_keys=True).encode()).hexdigest(), None
+        if item.url is not None:
+            assert fetcher is not None
+            got = fetcher.fetch(item.url)
+            item.size = len(got.data)
+            item.uri = got.url
+            return hashlib.sha256(got.data).hexdigest(), got.data
+        assert item.path is not None
+        limit = self.settings.parser.max_file_bytes
+        if item.size > limit:
+            raise ValueError(f"file is {item.size:,} bytes > limit {limit:,} (ingest.parser.max_file_bytes)")
+        return _sha256_file(item.path), None
+
+    def _classify(
+        self, items: Sequence[SourceItem], fp: str, fetcher: Fetcher | None, report: IngestReport
+    ) -> Iterator[tuple[SourceItem, str, str, bytes | None]]:
+        """Yield (item, status, content hash, fetched bytes) for documents that need writing."""
+        batch = 256
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for start in range(0, len(items), batch):
+                chunk = items[start : start + batch]
+                t0 = time.perf_counter()
+                futures = [pool.submit(self._raw_hash, it, fetcher) for it in chunk]
+                hashed: list[tuple[SourceItem, str, bytes | None]] = []
+                for it, fut in zip(chunk, futures, strict=True):
+                    try:
+                        raw, data = fut.result()
+                    except (OSError, ValueError, FetchError) as exc:
+                        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                        report.outcomes.append(DocOutcome(it.doc_id, it.uri, "failed", reason=reason))
+                        continue
+                    hashed.append((it, hashlib.sha256(f"{fp}:{raw}".encode()).hexdigest()[:40], data))
+                self._timed("hash", t0)
+                states = self.index.document_states([h[0].doc_id for h in hashed]) if self.index else {}
+                for it, chash, data in hashed:
+                    state = states.get(it.doc_id)
+                    if state is not None and state.complete_hash == chash:
+                        report.outcomes.append(DocOutcome(it.doc_id, it.uri, "unchanged"))
+                        continue
+                    yield it, ("new" if state is None else "changed"), chash, data
+
+    # -- the run ----------------------------------------------------------------------------------------
+    def run(
+        self, sources: Sequence[str], opts: IngestOptions, progress: ProgressSink | None = None
+    ) -> IngestReport:
+        """Ingest `sources`; never raises for a bad document (it is reported in the result)."""
+        progress = progress or _NoProgress()
+        started = time.perf_counter()
+        self._timings = {}
+        report = IngestReport(dry_run=opts.dry_run)
+        t0 = time.perf_counter()
+        found = discover(sources, self.settings.include, self.settings.exclude, opts.url_lists)
+        self._timed("discover", t0)
+        for prob in found.problems:
+            report.outcomes.append(DocOutcome(prob.doc_id or prob.uri, prob.uri, "failed", reason=prob.reason))
+        progress.start(len(found.items))
+        fp = self.pipeline_fingerprint(opts)
+        fetcher = Fetcher(self.settings.fetch) if any(i.url for i in found.items) else None
+        try:
+            todo = self._classify(found.items, fp, fetcher, report)
+            if opts.dry_run:
+                for it, status, _, _ in todo:
+                    report.outcomes.append(DocOutcome(it.doc_id, it.uri, status))
+                progress.advance(docs=len(found.items))
+            else:
+                self._write_all(todo, opts, report, progress)
+        finally:
+            if fetcher is not None:
+                fetcher.close()
+        if opts.prune:
+            self._prune(found.items, found.complete_roots, sources, opts, report)
+        if self.index is not None and not opts.dry_run and any(
+            o.status in ("new", "changed", "pruned") for o in report.outcomes
+        ):
+            t0 = time.perf_counter()
+            self.index.optimize()
+            self._timed("optimize", t0)
+        report.stage_s = dict(self._timings)
+        report.elapsed_s = time.perf_counter() - started
+        return report
+
+    def _worker_config(self, opts: IngestOptions) -> WorkerConfig:
+        return WorkerConfig(
+            parser=self.settings.parser,
+            chunker=self.settings.chunker,
+            language=self.language,
+            tokenizer_file=str(self.embedder.tokenizer_file),
+            forced_lang=None if opts.lang in ("", "auto") else opts.lang,
+        )
+
+    def _tasks(
+        self, todo: Iterator[tuple[SourceItem, str, str, bytes | None]], pending: dict[str, _Pending]
+    ) -> Iterator[ParseTask]:
+        for it, status, chash, data in todo:
+            pending[it.doc_id] = _Pending(it, status, chash, ParseResult(it.doc_id), 0)
+            name = it.path.name if it.path is not None else (it.url or it.doc_id).rsplit("/", 1)[-1]
+            yield ParseTask(
+                doc_id=it.doc_id,
+                filename=name,
+                path=str(it.path) if it.path is not None and data is None else None,
+                data=data,
+                record=it.record,
+            )
+
+    def _results(self, tasks: Iterator[ParseTask], opts: IngestOptions) -> Iterator[ParseResult]:
+        """Parse in a process pool, keeping at most `max_in_flight` documents ahead of the writer."""
+        config = self._worker_config(opts)
+        workers = self.settings.workers or max(1, (mp.cpu_count() or 2) - 1)
+        first = [t for _, t in zip(range(2), tasks, strict=False)]
+        if len(first) < 2:  # one document: not worth starting processes
+            init_worker(config)
+            yield from (process(t) for t in first)
+            return
+        ctx = mp.get_context("spawn")  # never fork a process that holds torch/OpenMP threads
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker, initargs=(config,)) as pool:
+            window: list[Future[ParseResult]] = [pool.submit(process, t) for t in first]
+            for task in tasks:
+                while len(window) >= self.settings.max_in_flight:
+                    yield self._wait(window.pop(0))
+                window.append(pool.submit(process, task))
+            while window:
+                yield self._wait(window.pop(0))
+
+    def _wait(self, fut: Future[ParseResult]) -> ParseResult:
+        t0 = time.perf_counter()
+        res = fut.result()
+        self._timed("parse_wait", t0)
+        return res
+
+    def _write_all(
+        self,
+        todo: Iterator[tuple[SourceItem, str, str, bytes | None]],
+        opts: IngestOptions,
+        report: IngestReport,
+        progress: ProgressSink,
+    ) -> None:
+        assert self.index is not None
+        pending: dict[str, _Pending] = {}
+        buffer: list[ChunkRecord] = []
+        now = time.time()
+        for res in self._results(self._tasks(todo, pending), opts):
+            doc = pending[res.doc_id]
+            if res.error is not None or not res.chunks:
+                del pending[res.doc_id]
+                reason = res.error or "no text found"
+                report.outcomes.append(DocOutcome(res.doc_id, doc.item.uri, "failed", reason=reason))
+                progress.advance(docs=1)
+                continue
+            doc.result, doc.remaining = res, len(res.chunks)
+            buffer.extend(self._records(doc, opts, now))
+            if len(buffer) >= self.settings.embed_batch:
+                self._flush(buffer, pending, report, progress)
+                buffer = []
+        self._flush(buffer, pending, report, progress)
+
+    def _records(self, doc: _Pending, opts: IngestOptions, now: float) -> list[ChunkRecord]:
+        res, item = doc.result, doc.item
+        rec = item.record or {}
+        groups = rec.get("groups") if isinstance(rec.get("groups"), list) else opts.groups
+        agency = str(rec.get("agency") or opts.agency)
+        return [
+            ChunkRecord(
+                doc_id=res.doc_id,
+                chunk_no=i,
+                text=ch.text,
+                title=res.title,
+                source=item.uri,
+                page=ch.page,
+                section=ch.section,
+                lang=ch.lang,
+                agency=agency,
+                groups=[str(g) for g in groups],
+                content_hash=doc.content_hash,
+                n_chunks=len(res.chunks),
+                ingested_at=now,
+                root=item.root,
+            )
+            for i, ch in enumerate(res.chunks)
+        ]
+
+    def _embed_text(self, rec: ChunkRecord) -> str:
+        if self.settings.title_in_embedding and rec.title and not rec.text.startswith(rec.title):
+            return f"{rec.title}\n{rec.text}"
+        return rec.text
+
+    def _flush(
+        self,
+        records: list[ChunkRecord],
+        pending: dict[str, _Pending],
+        report: IngestReport,
+        progress: ProgressSink,
+    ) -> None:
+        assert self.index is not None
+        if not records:
+            return
+        t0 = time.perf_counter()
+        dense = np.asarray(self.embedder.embed_passages([self._embed_text(r) for r in records]))
+        self._timed("embed", t0)
+        t0 = time.perf_counter()
+        sparse = self.sparse.encode_documents([f"{r.title}\n{r.text}" for r in records])
+        self._timed("sparse", t0)
+        t0 = time.perf_counter()
+        step = self.settings.upsert_batch
+        for s in range(0, len(records), step):
+            points = [
+                IndexPoint(record=r, dense=dense[i].tolist(), sparse=sparse[i])
+                for i, r in enumerate(records[s : s + step], start=s)
+            ]
+            self.index.upsert(points)
+        for r in records:
+            doc = pending[r.doc_id]
+            doc.remaining -= 1
+            if doc.remaining == 0:
+                if doc.status == "changed":
+                    self.index.delete_stale_chunks(r.doc_id, doc.content_hash)
+                res = doc.result
+                report.outcomes.append(
+                    DocOutcome(
+                        r.doc_id, doc.item.uri, doc.status, chunks=len(res.chunks), pages=res.pages,
+                        pages_ocr=res.pages_ocr, lang=res.lang,
+                    )
+                )
+                del pending[r.doc_id]
+                progress.advance(docs=1)
+        progress.advance(chunks=len(records))
+        self._timed("write", t0)
+
+    def _prune(
+        self,
+        items: Sequence[SourceItem],
+        complete_roots: set[str],
+        sources: Sequence[str],
+        opts: IngestOptions,
+        report: IngestReport,
+    ) -> None:
+        """Delete documents of the given roots that were not found again (only fully listed roots)."""
+        if self.index is None or not complete_roots:
+            return
+        t0 = time.perf_counter()
+        seen = {it.doc_id for it in items} | {o.doc_id for o in report.outcomes}
+        stale = [
+            d for d in self.index.iter_documents(SearchFilter(roots=sorted(complete_roots)))
+            if d.doc_id not in seen
+        ]
+        if stale and not opts.dry_run:
+            self.index.delete_documents([d.doc_id for d in stale])
+        for d in stale:
+            report.outcomes.append(DocOutcome(d.doc_id, d.source, "pruned"))
+        self._timed("prune", t0)
