@@ -1,0 +1,164 @@
+"""Request and response bodies of the REST API (the OpenAPI schema at /docs is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Filters(BaseModel):
+    """Restrictions on which documents may be used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str | None = Field(default=None, max_length=200)
+    lang: str | None = Field(default=None, max_length=8)
+    doc_ids: list[str] | None = Field(default=None, max_length=1000)
+    date_from: float | None = Field(default=None, description="Unix time: documents dated on/after.")
+    date_to: float | None = Field(default=None, description="Unix time: documents dated on/before.")
+
+
+class Turn(BaseModel):
+    """One earlier turn of the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class QueryRequest(BaseModel):
+    """POST /v1/query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1)
+    filters: Filters = Field(default_factory=Filters)
+    top_k: int | None = Field(default=None, ge=1)
+    history: list[Turn] = Field(default_factory=list)
+    stream: bool = False
+
+
+class SearchRequest(BaseModel):
+    """POST /v1/search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1)
+    filters: Filters = Field(default_factory=Filters)
+    top_k: int = Field(default=10, ge=1)
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    one_per_doc: bool = True
+
+
+class CitationOut(BaseModel):
+    """A verified citation."""
+
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    page: int | None
+    section: list[str]
+    quote: str
+    lang: str
+    score: float
+
+
+class QueryResponse(BaseModel):
+    """The verified answer."""
+
+    query_id: str
+    answer: str
+    language: str
+    citations: list[CitationOut]
+    grounded: bool
+    refused: bool
+    generator: str
+    timings: dict[str, float]
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SearchHitOut(BaseModel):
+    """A retrieved chunk."""
+
+    rank: int
+    score: float
+    doc_id: str
+    chunk_no: int
+    title: str
+    source: str
+    page: int | None
+    section: list[str]
+    lang: str
+    agency: str
+    text: str
+
+
+class SearchResponse(BaseModel):
+    """Retrieval results."""
+
+    query: str
+    language: str
+    hits: list[SearchHitOut]
+    timings: dict[str, float]
+
+
+class FeedbackRequest(BaseModel):
+    """POST /v1/feedback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query_id: str = Field(min_length=1, max_length=64)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class DocumentOut(BaseModel):
+    """A document in the index."""
+
+    doc_id: str
+    title: str
+    source: str
+    lang: str
+    agency: str
+    groups: list[str]
+    n_chunks: int
+    ingested_at: float
+
+
+class DocumentList(BaseModel):
+    """GET /v1/documents."""
+
+    total: int
+    documents: list[DocumentOut]
+
+
+class ChunkOut(BaseModel):
+    """A chunk of a document."""
+
+    chunk_no: int
+    text: str
+    page: int | None
+    section: list[str]
+    lang: str
+
+
+class DocumentDetail(DocumentOut):
+    """GET /v1/documents/{id}."""
+
+    chunks: list[ChunkOut]
+
+
+class ErrorBody(BaseModel):
+    """Error payload: a code a program can switch on and a message a person can act on."""
+
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx JSON response."""
+
+    error: ErrorBody

@@ -1,0 +1,143 @@
+"""Citation verification: an answer's [n] markers are checked against the sources, never trusted.
+
+For every sentence of the answer that carries markers, each marker must name a source that was given
+to the generator; markers outside the list are removed. Each surviving citation gets the sentence of
+its chunk that best supports the claim it follows (by embedding similarity, with a lexical tie-break),
+so a reader can check document, page and quoted sentence. An answer left with no valid citation is
+not grounded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indices.schema import Hit
+from indices.sentences import sentence_spans, split_sentences
+
+# [1], [2, 3], [1][2], 【1】 and full-width brackets some models emit.
+_MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
+_TRAILING_MARKER = re.compile(r"\s*" + _MARKER.pattern)
+
+Encoder = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(slots=True)
+class Citation:
+    """A verified citation: which source, and the sentence in it that supports the claim."""
+
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    page: int | None
+    section: list[str]
+    quote: str
+    lang: str
+    score: float
+    chunk_no: int = 0
+
+
+@dataclass(slots=True)
+class VerifiedAnswer:
+    """The answer text with only valid markers, its citations, and what was removed."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    removed_markers: list[int] = field(default_factory=list)
+
+    @property
+    def grounded(self) -> bool:
+        """True when at least one claim carries a valid citation."""
+        return bool(self.citations)
+
+
+def find_markers(text: str) -> list[tuple[int, int, list[int]]]:
+    """(start, end, numbers) of every citation marker in `text`."""
+    return [
+        (m.start(), m.end(), [int(x) for x in re.split(r"\s*[,，、]\s*", m.group(1))])
+        for m in _MARKER.finditer(text)
+    ]
+
+
+def strip_markers(text: str) -> str:
+    """`text` without any citation markers (used to compare a claim with source sentences)."""
+    return _MARKER.sub("", text).strip()
+
+
+def _claims(answer: str) -> list[tuple[str, list[int], int, int]]:
+    """Sentences of the answer with the source numbers cited in (or right after) them."""
+    out = []
+    for start, end in sentence_spans(answer):
+        # Markers that directly follow a sentence's final punctuation belong to it.
+        tail = end
+        while True:
+            m = _TRAILING_MARKER.match(answer, tail)
+            if not m:
+                break
+            tail = m.end()
+        segment = answer[start:tail]
+        nums = [n for _, _, ns in find_markers(segment) for n in ns]
+        out.append((strip_markers(segment), nums, start, tail))
+    return out
+
+
+def lexical_overlap(a: str, b: str) -> float:
+    """Character-bigram Dice overlap: script-agnostic, works for unspaced scripts too."""
+    def grams(s: str) -> set[str]:
+        s = re.sub(r"\s+", " ", s.lower())
+        return {s[i : i + 2] for i in range(len(s) - 1)}
+
+    ga, gb = grams(a), grams(b)
+    if not ga or not gb:
+        return 0.0
+    return 2 * len(ga & gb) / (len(ga) + len(gb))
+
+
+def best_support(claim: str, chunk_text: str, encode: Encoder | None) -> tuple[str, float]:
+    """The sentence of `chunk_text` that best supports `claim`, and its score in [0, 1]."""
+    sentences = split_sentences(chunk_text, min_chars=2) or [chunk_text.strip()]
+    lex = np.array([lexical_overlap(claim, s) for s in sentences])
+    if encode is not None and len(sentences) > 1:
+        vecs = encode([claim, *sentences])
+        sims = vecs[1:] @ vecs[0]
+        score = 0.7 * sims + 0.3 * lex
+    else:
+        score = lex
+    i = int(np.argmax(score))
+    return sentences[i], float(score[i])
+
+
+def verify(answer: str, sources: Sequence[Hit], encode: Encoder | None = None) -> VerifiedAnswer:
+    """Keep only markers that name a given source (1-based), and quote each cited source's best sentence."""
+    valid = set(range(1, len(sources) + 1))
+    removed: list[int] = []
+
+    def fix(m: re.Match[str]) -> str:
+        nums = [int(x) for x in re.split(r"\s*[,，、]\s*", m.group(1))]
+        keep = [n for n in dict.fromkeys(nums) if n in valid]
+        removed.extend(n for n in nums if n not in valid)
+        return "".join(f"[{n}]" for n in keep)
+
+    cleaned = _MARKER.sub(fix, answer).strip()
+    cleaned = re.sub(r"[ \t]+([.,;:!?。，])", r"\1", cleaned)  # "claim [9]." -> "claim."
+    cleaned = re.sub(r"[ \t]{2,}", " ", cleaned)
+    citations: dict[int, Citation] = {}
+    for claim, nums, _, _ in _claims(cleaned):
+        for n in nums:
+            hit = sources[n - 1]
+            quote, score = best_support(claim or hit.record.text, hit.record.text, encode)
+            prev = citations.get(n)
+            if prev is None or score > prev.score:
+                rec = hit.record
+                citations[n] = Citation(
+                    n=n, doc_id=rec.doc_id, title=rec.title, source=rec.source, page=rec.page,
+                    section=list(rec.section), quote=quote, lang=rec.lang, score=round(score, 4),
+                    chunk_no=rec.chunk_no,
+                )
+    return VerifiedAnswer(
+        text=cleaned, citations=sorted(citations.values(), key=lambda c: c.n), removed_markers=removed
+    )

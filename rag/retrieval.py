@@ -1,0 +1,84 @@
+"""Retrieval: a question in, ranked chunks out (dense, BM25 or hybrid, filtered inside the index)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indices.embedder import Embedder
+from indices.language import LanguageDetector
+from indices.schema import Hit, SearchFilter, SearchMode, SearchQuery
+from indices.sparse import SparseEncoder
+from indices.vector_index import VectorIndex
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RetrievalResult:
+    """Hits plus what the retriever learned about the question."""
+
+    hits: list[Hit]
+    language: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    query_vector: np.ndarray | None = None
+
+
+class Retriever:
+    """Embeds a question and searches the index; used by the API, the CLI and the evaluation."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        index: VectorIndex,
+        detector: LanguageDetector,
+        prefetch: int = 50,
+    ) -> None:
+        self.embedder = embedder
+        self.sparse = sparse
+        self.index = index
+        self.detector = detector
+        self.prefetch = prefetch
+
+    def search(
+        self,
+        question: str,
+        *,
+        k: int = 10,
+        mode: SearchMode = SearchMode.HYBRID,
+        flt: SearchFilter | None = None,
+        one_per_doc: bool = True,
+    ) -> RetrievalResult:
+        """Rank chunks for `question`; access-group and other filters are applied inside the index."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        language = self.detector.detect(question)
+        timings["detect"] = (time.perf_counter() - t0) * 1000
+        dense = None
+        sparse = None
+        qvec: np.ndarray | None = None
+        if mode in (SearchMode.HYBRID, SearchMode.DENSE):
+            t0 = time.perf_counter()
+            qvec = self.embedder.embed_queries([question])[0]
+            dense = qvec.tolist()
+            timings["embed"] = (time.perf_counter() - t0) * 1000
+        if mode in (SearchMode.HYBRID, SearchMode.BM25):
+            sparse = self.sparse.encode_query(question)
+        t0 = time.perf_counter()
+        hits = self.index.search(
+            SearchQuery(
+                dense=dense,
+                sparse=sparse,
+                limit=k,
+                mode=mode,
+                filter=flt or SearchFilter(),
+                one_per_doc=one_per_doc,
+                prefetch=max(self.prefetch, k * 3),
+            )
+        )
+        timings["search"] = (time.perf_counter() - t0) * 1000
+        return RetrievalResult(hits=hits, language=language, timings_ms=timings, query_vector=qvec)
