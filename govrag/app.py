@@ -1,0 +1,151 @@
+"""`create_app(settings)`: the FastAPI application factory (composition root of the HTTP API).
+
+The index and the models are opened in the lifespan and hung on `app.state.services`; routes receive
+them through dependencies. A missing index does not stop the server: queries answer 503 with the
+command that builds it, and `/readyz` says not ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+import govrag
+from govrag.settings import Settings
+from indices.errors import IndexError_, IndexNotFoundError
+from indices.language import LanguageDetector
+from rag.answering import AnswerService
+from rag.api.audit import SqliteAuditLog
+from rag.api.deps import ApiError, Services, http_error
+from rag.api.metrics import Metrics
+from rag.api.ratelimit import RateLimiter
+from rag.api.routes import router
+from rag.api.security import check_production
+from rag.generators import build_generator
+from rag.prompting import PromptBuilder, TokenCounter
+from rag.retrieval import Retriever
+
+logger = logging.getLogger(__name__)
+
+
+class InsecureSettingsError(RuntimeError):
+    """Production mode with insecure defaults (anonymous access, open CORS, no keys)."""
+
+
+def _static_dir() -> Path:
+    return Path(str(resources.files("rag").joinpath("static")))
+
+
+def _open_services(settings: Settings) -> Services:
+    from govrag.components import open_components
+
+    api = settings.api
+    audit = SqliteAuditLog.from_settings(api.audit, settings.home)
+    services = Services(
+        security=api.security,
+        limits=api.limits,
+        limiter=RateLimiter(api.security.rate_per_minute, burst=api.rate_burst),
+        metrics=Metrics(),
+        audit=audit,
+        static_dir=_static_dir(),
+    )
+    try:
+        comps = open_components(settings, create=False)
+    except IndexNotFoundError as exc:
+        services.index_problem = str(exc)
+        logger.warning("no index yet: %s", exc)
+        return services
+    except IndexError_ as exc:
+        services.index_problem = str(exc)
+        logger.error("index cannot be opened: %s", exc)
+        return services
+    generator = build_generator(settings.generator)
+    retriever = Retriever(comps.embedder, comps.sparse, comps.index, LanguageDetector(settings.language),
+                          prefetch=settings.index.prefetch)
+    prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
+    services.index = comps.index
+    services.retriever = retriever
+    services.generator = generator
+    services.answers = AnswerService(settings.answer, retriever, comps.embedder, prompts, generator)
+    services.metrics.set_documents(comps.index.count_documents() if comps.index else 0)
+    return services
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for these settings (nothing is opened until the app starts)."""
+    problems = check_production(settings.environment, settings.api.security)
+    if problems and settings.environment == "production":
+        raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = _open_services(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            if services.generator is not None:
+                await services.generator.aclose()
+            if services.index is not None:
+                services.index.close()
+            if services.audit is not None:
+                services.audit.close()
+
+    app = FastAPI(
+        title="govrag",
+        version=govrag.__version__,
+        description="Answers with checkable citations over government documents.",
+        lifespan=lifespan,
+    )
+    if settings.api.security.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.security.cors_origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - t0
+        services = getattr(request.app.state, "services", None)
+        if services is not None:
+            services.metrics.observe_request(path, request.method, response.status_code, elapsed)
+        logger.info("request", extra={"path": path, "method": request.method, "status": response.status_code,
+                                      "duration_ms": round(elapsed * 1000, 1)})
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_exception(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(http_error(exc), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{loc or 'body'}: {err.get('msg')}")
+        return JSONResponse({"error": {"code": "invalid_request", "message": "; ".join(parts)}}, status_code=422)
+
+    app.include_router(router)
+    return app

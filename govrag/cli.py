@@ -1,0 +1,349 @@
+"""`govrag` command line: the composition root that wires settings, ingest, indices and rag.
+
+Exit status of `govrag ingest`: 0 when every document was ingested (or unchanged), 1 when at least
+one document or source failed (the others are stored; failures are listed), 2 for usage or
+configuration errors (bad option, index locked or built with another embedder).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from govrag.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="govrag",
+    help="Retrieval-augmented answers with checkable citations over government documents.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file (default: $GOVRAG_CONFIG).")
+]
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data directory (default: $GOVRAG_HOME or ./govrag-data).")]
+#: Example questions the quickstart asks of the sample corpus (English, Thai, Malay, Chinese).
+QUICKSTART_QUESTIONS = (
+    "How much does it cost to renew a passport?",
+    "ค่าธรรมเนียมจดทะเบียนพาณิชย์เท่าไร",
+    "Berapakah bantuan wang ihsan banjir?",
+    "领取新护照需要多长时间？",
+)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def _settings(config: Path | None, home: Path | None) -> Settings:
+    from govrag.components import configure_runtime
+
+    overrides: dict[str, Any] = {}
+    if home is not None:
+        overrides["home"] = home
+    try:
+        settings = load_settings(config, **overrides)
+    except Exception as exc:  # pydantic ValidationError or a bad YAML file: say which and why
+        console.print(f"[red]error:[/red] invalid settings: {exc}")
+        raise typer.Exit(2) from exc
+    configure_runtime(settings)
+    return settings
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _open(settings: Settings, *, create: bool) -> Any:
+    from govrag.components import open_components
+    from indices.errors import IndexError_
+
+    try:
+        return open_components(settings, create=create)
+    except IndexError_ as exc:
+        raise _fail(str(exc)) from exc
+
+
+class _RichProgress:
+    """Progress bar with documents/s, chunks/s and ETA."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._p = progress
+        self._task = progress.add_task("ingest", total=None, chunks=0, rate="")
+        self._chunks = 0
+        self._docs = 0
+        self._t0 = time.perf_counter()
+
+    def start(self, total: int) -> None:
+        self._p.update(self._task, total=total)
+
+    def advance(self, docs: int = 0, chunks: int = 0) -> None:
+        self._docs += docs
+        self._chunks += chunks
+        dt = max(time.perf_counter() - self._t0, 1e-6)
+        rate = f"{self._docs / dt:.1f} docs/s, {self._chunks / dt:.0f} chunks/s"
+        self._p.update(self._task, advance=docs, chunks=self._chunks, rate=rate)
+
+
+def _summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Ingestion summary" + (" (dry run)" if summary["dry_run"] else ""))
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for k, v in summary["documents"].items():
+        table.add_row(f"documents {k}", str(v))
+    table.add_row("chunks written", str(summary["chunks"]))
+    table.add_row("pages", str(summary["pages"]))
+    table.add_row("pages OCR'd", str(summary["pages_ocr"]))
+    for k, v in summary["stage_seconds"].items():
+        table.add_row(f"time {k} (s)", f"{v:.2f}")
+    table.add_row("time total (s)", f"{summary['elapsed_seconds']:.2f}")
+    return table
+
+
+@app.command()
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="Files, folders, JSONL/CSV exports or http(s) URLs.")],
+    agency: Annotated[str, typer.Option(help="Agency that owns these documents.")] = "",
+    groups: Annotated[str | None, typer.Option(help="Comma-separated access groups (default: public).")] = None,
+    lang: Annotated[str, typer.Option(help="'auto' to detect, or a language code to force.")] = "auto",
+    prune: Annotated[bool, typer.Option(help="Remove documents that vanished from the given roots.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
+    workers: Annotated[int | None, typer.Option(help="Parser processes (default: cores - 1).")] = None,
+    include: Annotated[list[str] | None, typer.Option(help="Only files matching this glob (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Skip paths matching this glob (repeatable).")] = None,
+    urls: Annotated[list[Path] | None, typer.Option(help="A file with one URL per line (repeatable).")] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Ingest documents into the index, incrementally (unchanged documents are skipped)."""
+    from ingest.pipeline import IngestOptions, Ingestor
+
+    settings = _settings(config, home)
+    if workers is not None:
+        settings.ingest.workers = workers
+    if include:
+        settings.ingest.include = list(include)
+    if exclude:
+        settings.ingest.exclude = list(exclude)
+    group_list = [g.strip() for g in groups.split(",") if g.strip()] if groups else settings.ingest.default_groups
+    if lang != "auto" and not lang.isalpha():
+        raise _fail(f"--lang must be 'auto' or a language code such as 'th', got {lang!r}")
+    comps = _open(settings, create=not dry_run)
+    try:
+        ingestor = Ingestor(settings.ingest, comps.embedder, comps.sparse, comps.index, settings.language)
+        opts = IngestOptions(
+            agency=agency, groups=group_list, lang=lang, prune=prune, dry_run=dry_run, url_lists=list(urls or [])
+        )
+        columns = (
+            TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar:
+            report = ingestor.run(sources, opts, _RichProgress(bar))
+    finally:
+        comps.close()
+    summary = report.to_dict()
+    if as_json:
+        out.print_json(json.dumps(summary, ensure_ascii=False))
+    else:
+        console.print(_summary_table(summary))
+        for f in summary["failures"]:
+            console.print(f"[yellow]failed[/yellow] {f['source']}: {f['reason']}")
+    raise typer.Exit(1 if report.failed else 0)
+
+
+def _print_hits(query: str, res: Any, as_json: bool) -> None:
+    rows = [
+        {
+            "rank": i,
+            "score": round(h.score, 4),
+            "doc_id": h.record.doc_id,
+            "title": h.record.title,
+            "page": h.record.page,
+            "section": h.record.section,
+            "lang": h.record.lang,
+            "text": h.record.text,
+        }
+        for i, h in enumerate(res.hits, start=1)
+    ]
+    if as_json:
+        out.print_json(json.dumps({"query": query, "language": res.language, "hits": rows}, ensure_ascii=False))
+        return
+    table = Table(title=f"{query}  [{res.language}]")
+    for col in ("#", "score", "document", "page", "text"):
+        table.add_column(col)
+    for r in rows:
+        snippet = " ".join(r["text"].split())
+        table.add_row(str(r["rank"]), f"{r['score']:.3f}", r["title"] or r["doc_id"], str(r["page"] or ""),
+                      snippet[:160] + ("…" if len(snippet) > 160 else ""))
+    out.print(table)
+
+
+def _run_searches(settings: Settings, queries: list[str], k: int, mode: str, flt: Any, as_json: bool) -> None:
+    from indices.language import LanguageDetector
+    from indices.schema import SearchMode
+    from rag.retrieval import Retriever
+
+    try:
+        search_mode = SearchMode(mode)
+    except ValueError as exc:
+        raise _fail(f"--mode must be one of hybrid, dense, bm25; got {mode!r}") from exc
+    comps = _open(settings, create=False)
+    try:
+        retriever = Retriever(comps.embedder, comps.sparse, comps.index, LanguageDetector(settings.language),
+                              prefetch=settings.index.prefetch)
+        for query in queries:
+            _print_hits(query, retriever.search(query, k=k, mode=search_mode, flt=flt), as_json)
+    finally:
+        comps.close()
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The question or keywords.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Number of results.")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    agency: Annotated[str | None, typer.Option(help="Only this agency's documents.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Only documents in this language.")] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Search the index (retrieval only, no answer generation)."""
+    from indices.schema import SearchFilter
+
+    settings = _settings(config, home)
+    flt = SearchFilter(agencies=[agency] if agency else None, langs=[lang] if lang else None)
+    _run_searches(settings, [query], k, mode, flt, as_json)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in any supported language.")],
+    agency: Annotated[str | None, typer.Option(help="Only this agency's documents.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Only documents in this language.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Sources to retrieve.")] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Answer a question with verified citations (extractive unless an LLM endpoint is configured)."""
+    import anyio
+
+    from indices.language import LanguageDetector
+    from rag.answering import AnswerService, Question
+    from rag.generators import build_generator
+    from rag.prompting import PromptBuilder, TokenCounter
+    from rag.retrieval import Retriever
+
+    settings = _settings(config, home)
+    comps = _open(settings, create=False)
+    generator = build_generator(settings.generator)
+    try:
+        retriever = Retriever(comps.embedder, comps.sparse, comps.index, LanguageDetector(settings.language),
+                              prefetch=settings.index.prefetch)
+        prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
+        service = AnswerService(settings.answer, retriever, comps.embedder, prompts, generator)
+
+        async def run() -> Any:
+            try:
+                return await service.answer(Question(text=question, agency=agency, lang=lang, top_k=top_k))
+            finally:
+                if generator is not None:
+                    await generator.aclose()
+
+        answer = anyio.run(run)
+    finally:
+        comps.close()
+    if as_json:
+        from rag.api.routes import query_response
+
+        out.print_json(query_response(answer).model_dump_json())
+        return
+    out.print(answer.answer)
+    for c in answer.citations:
+        where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", " > ".join(c.section)) if x)
+        out.print(f"  [{c.n}] {c.title or c.doc_id}{' (' + where + ')' if where else ''}: \u201c{c.quote}\u201d")
+    for w in answer.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"[dim]generator: {answer.generator}, grounded: {answer.grounded}, language: {answer.language}[/dim]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings: 8080).")] = None,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Serve the REST API, the widget (/widget.js) and its demo page (/)."""
+    import uvicorn
+
+    from govrag.app import InsecureSettingsError, create_app
+
+    settings = _settings(config, home)
+    try:
+        api = create_app(settings)
+    except InsecureSettingsError as exc:
+        raise _fail(str(exc)) from exc
+    bind_host = host or settings.api.host
+    bind_port = port or settings.api.port
+    console.print(f"govrag serving on http://{bind_host}:{bind_port}/ (API docs at /docs)")
+    uvicorn.run(api, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False)
+
+
+@app.command()
+def sample(dest: Annotated[Path, typer.Argument(help="Folder to write the sample corpus into.")]) -> None:
+    """Write the multilingual sample corpus (13 public-service documents in 7 languages)."""
+    from govrag.sample_corpus import write_sample_corpus
+
+    for path in write_sample_corpus(dest):
+        out.print(str(path))
+
+
+@app.command()
+def quickstart(
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Write the sample corpus, ingest it into the embedded index and run example searches."""
+    from govrag.sample_corpus import write_sample_corpus
+
+    settings = _settings(config, home)
+    corpus = settings.home / "sample-corpus"
+    write_sample_corpus(corpus)
+    console.print(f"sample corpus written to {corpus}")
+    try:
+        ingest([str(corpus)], config=config, home=settings.home)
+    except typer.Exit as done:
+        if done.exit_code:
+            raise
+    from indices.schema import SearchFilter
+
+    _run_searches(settings, list(QUICKSTART_QUESTIONS), 3, "hybrid", SearchFilter(), False)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Wiring: build the embedder, sparse encoder and index from the settings (used by the CLI and the app)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from govrag.settings import Settings
+from indices.embedder import Embedder
+from indices.registry import open_index
+from indices.sparse import SparseEncoder
+from indices.vector_index import VectorIndex
+
+logger = logging.getLogger(__name__)
+
+
+def configure_runtime(settings: Settings) -> None:
+    """Process-wide knobs that must be set before models load.
+
+    OpenMP's default busy-wait collapses throughput on small shared machines; unstructured's telemetry
+    and the Hugging Face hub must never be contacted (govrag runs offline by default).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@dataclass
+class Components:
+    """The models and the index, opened once per process."""
+
+    embedder: Embedder
+    sparse: SparseEncoder
+    index: VectorIndex | None
+
+    def close(self) -> None:
+        """Release the index (and its folder lock)."""
+        if self.index is not None:
+            self.index.close()
+
+
+def open_components(settings: Settings, *, create: bool, with_index: bool = True) -> Components:
+    """Open the embedder, sparse encoder and (optionally) the index.
+
+    `create=False` raises `IndexNotFoundError` when nothing was ingested yet.
+    """
+    embedder = Embedder(settings.embedder, settings.models_dir)
+    sparse = SparseEncoder(settings.sparse)
+    index = open_index(settings.index, embedder.identity, settings.home, create=create) if with_index else None
+    return Components(embedder=embedder, sparse=sparse, index=index)
