@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: install install-test demo test lint typecheck check clean system-deps
+.PHONY: install install-test demo test test-fast lint typecheck check clean system-deps vllm-env
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,11 +28,22 @@ install-test: $(BIN)/python
 system-deps:
 	bash deploy/install-system-deps.sh
 
+# The vLLM CPU server (own venv, tiny random Qwen3 model) used by the `vllm` integration tests.
+vllm-env:
+	bash deploy/vllm-cpu/setup.sh
+
+# README command 1: sample corpus -> embedded index -> example searches and answers -> API + widget demo.
 demo: install
 	$(BIN)/govrag quickstart
+	$(BIN)/govrag serve
 
-test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# README command 2: everything the tests need (Debian packages, vLLM env, test extras), then all tiers.
+test: system-deps vllm-env install-test
+	GOVRAG_REQUIRE_VLLM=1 GOVRAG_REQUIRE_BROWSER=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The quick inner loop: no vLLM server, no browser.
+test-fast: install-test
+	$(BIN)/python -m pytest -m "not vllm and not browser and not slow" $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check rag ingest indices govrag tests benchmarks

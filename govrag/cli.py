@@ -305,6 +305,24 @@ def serve(
     uvicorn.run(api, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False)
 
 
+@app.command("config")
+def show_config(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print every setting as a Markdown table.")] = False,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Show the effective settings (secrets masked), or document every setting."""
+    from govrag.settings import Settings, describe
+
+    if markdown:
+        out.print("| variable | default | meaning |\n|---|---|---|", markup=False)
+        for env, default, desc in describe(Settings):
+            out.print(f"| `{env}` | `{default}` | {desc} |", markup=False, soft_wrap=True)
+        return
+    settings = _settings(config, home)
+    out.print_json(settings.model_dump_json())
+
+
 @app.command()
 def sample(dest: Annotated[Path, typer.Argument(help="Folder to write the sample corpus into.")]) -> None:
     """Write the multilingual sample corpus (13 public-service documents in 7 languages)."""

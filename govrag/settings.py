@@ -7,11 +7,13 @@ sections, e.g. `GOVRAG_INDEX__BACKEND=server`), a `.env` file, a YAML file (`GOV
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic_core import to_jsonable_python
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,7 +50,7 @@ class Settings(BaseSettings):
         default="development",
         description="`production` refuses insecure defaults (anonymous access, open CORS).",
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Python logging level.")
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     sparse: SparseEncoderSettings = Field(default_factory=SparseEncoderSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
@@ -99,6 +101,6 @@ def describe(model: type[BaseModel], prefix: str = "GOVRAG_") -> list[tuple[str,
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             rows.extend(describe(ann, prefix=f"{env}__"))
             continue
-        default = info.get_default(call_default_factory=True)
-        rows.append((env, repr(default), info.description or ""))
+        default = to_jsonable_python(info.get_default(call_default_factory=True))
+        rows.append((env, json.dumps(default, ensure_ascii=False), info.description or ""))
     return rows

@@ -98,7 +98,10 @@ def browser() -> Iterator[Any]:
     """Headless Debian Chromium driven by Playwright (no Playwright-downloaded browser)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} missing: apt-get install chromium (or set GOVRAG_CHROMIUM)")
+        reason = f"{CHROMIUM} missing: apt-get install chromium (or set GOVRAG_CHROMIUM)"
+        if os.environ.get("GOVRAG_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     sync_api.expect.set_options(timeout=15_000)
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
