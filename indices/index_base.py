@@ -1,0 +1,331 @@
+"""The behaviour both Qdrant adapters share, written once against a few backend primitives.
+
+`QdrantIndexBase` implements the `VectorIndex` port (batching, document bookkeeping, search planning,
+one-chunk-per-document, result mapping, identity checks); `EdgeIndex` and `ServerIndex` only supply
+the primitives (`_upsert_batch`, `_delete`, `_count`, `_scroll`, `_doc_counts`, `_retrieve`,
+`_nearest`, `_fused`) in their library's types. Identical planning is what makes the two adapters
+return the same ids for the same data (tests/test_index_contract.py checks it).
+
+Search plan:
+* hybrid = a dense prefetch and a BM25 prefetch of `prefetch` candidates each, fused by Qdrant with
+  reciprocal-rank fusion (score = sum of 1 / (k + rank), rank from 0, k = `rrf_k`);
+* every filter is passed to each prefetch and to the fusion stage, so it is applied inside the index
+  (a chunk outside the caller's groups is never a candidate, and top-k is filled with visible ones);
+* one-chunk-per-document: hybrid asks for the *whole* fused pool (at most 2 x prefetch points, with
+  prefetch raised to `limit x overfetch`) and keeps each document's best chunk: exact with respect to
+  the pool, one call. Single-signal modes page with "not these documents" filters until `limit`
+  documents are found (the server adapter uses Qdrant's group-by query instead);
+* ties are broken by point id so both backends order equal scores the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from indices.errors import EmbedderMismatchError
+from indices.filters import (
+    STATE_FIELDS,
+    SUMMARY_FIELDS,
+    FilterSpec,
+    build_spec,
+    docs_spec,
+    exclude_docs_spec,
+    stale_spec,
+)
+from indices.schema import (
+    ChunkRecord,
+    DocumentState,
+    DocumentSummary,
+    EmbedderIdentity,
+    Hit,
+    IndexPoint,
+    SearchFilter,
+    SearchMode,
+    SearchQuery,
+    SparseVec,
+)
+
+#: (point id, score, payload) as returned by an adapter primitive.
+RawHit = tuple[str, float, dict[str, Any]]
+
+DENSE = "dense"
+BM25 = "bm25"
+
+
+def identity_from_dict(raw: Any) -> EmbedderIdentity | None:
+    """Parse a stored identity (None when absent or malformed)."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return EmbedderIdentity(str(raw["name"]), int(raw["dim"]), str(raw["fingerprint"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def check_identity(stored: EmbedderIdentity, configured: EmbedderIdentity, where: str, fix: str) -> None:
+    """Raise `EmbedderMismatchError` unless the index at `where` was built by `configured`."""
+    if stored == configured:
+        return
+    raise EmbedderMismatchError(
+        f"{where} was built with embedder {stored.name!r} (dim {stored.dim}, fingerprint "
+        f"{stored.fingerprint}) but the configured embedder is {configured.name!r} (dim {configured.dim}, "
+        f"fingerprint {configured.fingerprint}); vectors of different embedders cannot be compared. "
+        f"Either set the embedder back to {stored.name!r}, or re-ingest with `govrag ingest` into {fix}."
+    )
+
+
+def _rank_key(hit: RawHit) -> tuple[float, str]:
+    return (-round(hit[1], 6), hit[0])
+
+
+def best_per_doc(hits: Sequence[RawHit], limit: int) -> list[RawHit]:
+    """The best-ranked hit of each document, in rank order, at most `limit`."""
+    seen: dict[str, RawHit] = {}
+    for hit in sorted(hits, key=_rank_key):
+        seen.setdefault(str(hit[2].get("doc_id")), hit)
+        if len(seen) >= limit:
+            break
+    return list(seen.values())
+
+
+class QdrantIndexBase(abc.ABC):
+    """Shared implementation of the `VectorIndex` port over Qdrant primitives."""
+
+    def __init__(
+        self, identity: EmbedderIdentity, *, rrf_k: int = 60, upsert_batch: int = 256, overfetch: int = 4
+    ) -> None:
+        """Set the embedder identity and the search/batching knobs (see `IndexSettings`)."""
+        self._identity = identity
+        self.rrf_k = rrf_k
+        self.upsert_batch = max(1, upsert_batch)
+        self.overfetch = max(1, overfetch)
+
+    # ------------------------------------------------------------------ primitives (per backend)
+
+    @abc.abstractmethod
+    def _upsert_batch(self, points: Sequence[IndexPoint]) -> None: ...
+
+    @abc.abstractmethod
+    def _delete(self, spec: FilterSpec) -> None: ...
+
+    @abc.abstractmethod
+    def _count(self, spec: FilterSpec) -> int: ...
+
+    @abc.abstractmethod
+    def _scroll(self, spec: FilterSpec, fields: list[str] | None) -> Iterator[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def _doc_counts(self, spec: FilterSpec, limit: int) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def _retrieve(self, ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def _nearest(
+        self,
+        using: str,
+        vector: list[float] | SparseVec,
+        spec: FilterSpec,
+        limit: int,
+        exact: bool,
+        fields: list[str] | None,
+    ) -> list[RawHit]: ...
+
+    @abc.abstractmethod
+    def _fused(
+        self,
+        dense: list[float],
+        sparse: SparseVec,
+        spec: FilterSpec,
+        prefetch: int,
+        limit: int,
+        exact: bool,
+        fields: list[str] | None,
+    ) -> list[RawHit]: ...
+
+    @abc.abstractmethod
+    def optimize(self) -> None:
+        """Build or refresh the HNSW index after a bulk load."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush and release the index."""
+
+    # ------------------------------------------------------------------ the port
+
+    @property
+    def identity(self) -> EmbedderIdentity:
+        """The embedder the index was built with."""
+        return self._identity
+
+    def __enter__(self) -> QdrantIndexBase:
+        """Use the index as a context manager that closes it."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the index."""
+        self.close()
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        """Insert or overwrite points in batches of `upsert_batch` (ids are deterministic)."""
+        dim = self._identity.dim
+        for p in points:
+            if len(p.dense) != dim:
+                raise ValueError(
+                    f"chunk {p.record.doc_id}#{p.record.chunk_no}: dense vector has {len(p.dense)} "
+                    f"dimensions but the index expects {dim} (embedder {self._identity.name!r})"
+                )
+        for start in range(0, len(points), self.upsert_batch):
+            self._upsert_batch(points[start : start + self.upsert_batch])
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        """Remove every chunk of the given documents."""
+        ids = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(ids), 512):
+            self._delete(docs_spec(ids[start : start + 512]))
+
+    def delete_stale_chunks(self, doc_id: str, content_hash: str) -> None:
+        """Remove the chunks of `doc_id` that belong to another version than `content_hash`."""
+        self._delete(stale_spec(doc_id, content_hash))
+
+    def document_states(self, doc_ids: Sequence[str]) -> dict[str, DocumentState]:
+        """What is stored for each of these documents (absent ones are left out)."""
+        ids = list(dict.fromkeys(doc_ids))
+        states: dict[str, DocumentState] = {}
+        for start in range(0, len(ids), 256):
+            for payload in self._scroll(docs_spec(ids[start : start + 256]), STATE_FIELDS):
+                doc = str(payload["doc_id"])
+                st = states.get(doc)
+                if st is None:
+                    st = states[doc] = DocumentState(doc, set(), 0, 0)
+                st.content_hashes.add(str(payload.get("content_hash", "")))
+                st.n_points += 1
+                st.n_chunks_expected = max(st.n_chunks_expected, int(payload.get("n_chunks", 1)))
+        return states
+
+    def iter_documents(self, flt: SearchFilter | None = None) -> Iterator[DocumentSummary]:
+        """Every document in doc-id order, summarised from its lowest-numbered stored chunk."""
+        spec = build_spec(flt)
+        if spec.matches_nothing:
+            return
+        first: dict[str, dict[str, Any]] = {}
+        for payload in self._scroll(spec, SUMMARY_FIELDS):
+            doc = str(payload["doc_id"])
+            prev = first.get(doc)
+            if prev is None or int(payload["chunk_no"]) < int(prev["chunk_no"]):
+                first[doc] = payload
+        for doc in sorted(first):
+            p = first[doc]
+            yield DocumentSummary(
+                doc_id=doc,
+                title=str(p.get("title", "")),
+                source=str(p.get("source", "")),
+                lang=str(p.get("lang", "und")),
+                agency=str(p.get("agency", "")),
+                groups=list(p.get("groups") or []),
+                n_chunks=int(p.get("n_chunks", 1)),
+                content_hash=str(p.get("content_hash", "")),
+                ingested_at=float(p.get("ingested_at", 0.0)),
+            )
+
+    def count_documents(self, flt: SearchFilter | None = None) -> int:
+        """Number of distinct documents (a facet over the doc_id payload index)."""
+        spec = build_spec(flt)
+        if spec.matches_nothing:
+            return 0
+        n_chunks = self._count(spec)
+        return len(self._doc_counts(spec, n_chunks)) if n_chunks else 0
+
+    def count_chunks(self, flt: SearchFilter | None = None) -> int:
+        """Number of stored chunks matching the filter."""
+        spec = build_spec(flt)
+        return 0 if spec.matches_nothing else self._count(spec)
+
+    def get_chunks(self, doc_id: str) -> list[ChunkRecord]:
+        """All chunks of one document in chunk order."""
+        records = [ChunkRecord.from_payload(p) for p in self._scroll(docs_spec([doc_id]), None)]
+        return sorted(records, key=lambda r: r.chunk_no)
+
+    def search(self, query: SearchQuery) -> list[Hit]:
+        """Filtered dense, BM25 or hybrid (RRF) search; see the module docstring for the plan."""
+        spec = build_spec(query.filter)
+        if spec.matches_nothing or query.limit <= 0:
+            return []
+        mode, dense, sparse = self._resolve_mode(query)
+        if mode is None:
+            return []
+        limit, exact = query.limit, query.exact
+        if mode is SearchMode.HYBRID:
+            assert dense is not None
+            assert sparse is not None
+            prefetch = max(query.prefetch, limit)
+            if not query.one_per_doc:
+                return self._hits(self._fused(dense, sparse, spec, prefetch, limit, exact, None))
+            prefetch = max(prefetch, limit * self.overfetch)
+            pool = self._fused(dense, sparse, spec, prefetch, 2 * prefetch, exact, ["doc_id"])
+            return self._with_payloads(best_per_doc(pool, limit))
+        using, vector = (DENSE, dense) if mode is SearchMode.DENSE else (BM25, sparse)
+        assert vector is not None
+        if not query.one_per_doc:
+            return self._hits(self._nearest(using, vector, spec, limit, exact, None))
+        return self._with_payloads(self._nearest_per_doc(using, vector, spec, limit, exact))
+
+    # ------------------------------------------------------------------ search helpers
+
+    def _resolve_mode(
+        self, query: SearchQuery
+    ) -> tuple[SearchMode | None, list[float] | None, SparseVec | None]:
+        """The mode actually run: hybrid degrades to one signal when the other is missing or empty."""
+        dense = query.dense
+        sparse = query.sparse if query.sparse is not None and query.sparse.indices else None
+        if dense is not None and len(dense) != self._identity.dim:
+            raise ValueError(
+                f"query dense vector has {len(dense)} dimensions but the index expects "
+                f"{self._identity.dim} (embedder {self._identity.name!r})"
+            )
+        mode: SearchMode | None = query.mode
+        if mode is SearchMode.HYBRID:
+            if dense is None and query.sparse is None:
+                raise ValueError("a hybrid search needs query.dense and/or query.sparse")
+            if sparse is None:
+                mode = SearchMode.DENSE if dense is not None else None
+            elif dense is None:
+                mode = SearchMode.BM25
+        elif mode is SearchMode.DENSE and dense is None:
+            raise ValueError("a dense search needs query.dense (the embedded query)")
+        elif mode is SearchMode.BM25:
+            if query.sparse is None:
+                raise ValueError("a BM25 search needs query.sparse (the encoded query)")
+            if sparse is None:
+                mode = None  # no query token is known to the tokenizer: nothing can match
+        return mode, dense, sparse
+
+    def _nearest_per_doc(
+        self, using: str, vector: list[float] | SparseVec, spec: FilterSpec, limit: int, exact: bool
+    ) -> list[RawHit]:
+        """Best chunk of each of the top `limit` documents, paging with "not these documents"."""
+        found: dict[str, RawHit] = {}
+        while len(found) < limit:
+            fetch = (limit - len(found)) * self.overfetch
+            page = self._nearest(
+                using, vector, spec.and_(exclude_docs_spec(list(found))), fetch, exact, ["doc_id"]
+            )
+            for hit in best_per_doc(page, limit - len(found)):
+                found.setdefault(str(hit[2]["doc_id"]), hit)
+            if len(page) < fetch:
+                break
+        return sorted(found.values(), key=_rank_key)
+
+    def _with_payloads(self, hits: list[RawHit]) -> list[Hit]:
+        """Fetch the full payloads of the few final hits (candidates carried only doc_id)."""
+        payloads = self._retrieve([h[0] for h in hits])
+        return self._hits([(pid, score, payloads[pid]) for pid, score, _ in hits if pid in payloads])
+
+    @staticmethod
+    def _hits(raw: list[RawHit]) -> list[Hit]:
+        return [
+            Hit(record=ChunkRecord.from_payload(payload), score=score, id=pid)
+            for pid, score, payload in sorted(raw, key=_rank_key)
+        ]
