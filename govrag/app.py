@@ -20,9 +20,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 import govrag
+from govrag.components import Components, open_components
 from govrag.settings import Settings
+from indices.embedder import Embedder
 from indices.errors import IndexError_, IndexNotFoundError
 from indices.language import LanguageDetector
+from indices.registry import open_index
+from indices.sparse import SparseEncoder
 from rag.answering import AnswerService
 from rag.api.audit import SqliteAuditLog
 from rag.api.deps import ApiError, Services, http_error
@@ -45,9 +49,25 @@ def _static_dir() -> Path:
     return Path(str(resources.files("rag").joinpath("static")))
 
 
-def _open_services(settings: Settings) -> Services:
-    from govrag.components import open_components
+def _open_components(settings: Settings, embedder: Embedder | None, sparse: SparseEncoder | None) -> Components:
+    """The configured components; models already loaded by the caller are reused (tests, benchmarks)."""
+    if embedder is None or sparse is None:
+        return open_components(settings, create=False)
+    index = open_index(settings.index, embedder.identity, settings.home, create=False)
+    return Components(embedder=embedder, sparse=sparse, index=index)
 
+
+def _warm_up(retriever: Retriever) -> None:
+    """Load what loads lazily (language-id model, first forward pass) so the first caller does not wait."""
+    t0 = time.perf_counter()
+    retriever.detector.detect("warm-up question")
+    retriever.embedder.embed_queries(["warm-up question"])
+    logger.info("models warmed up in %.0f ms", (time.perf_counter() - t0) * 1000)
+
+
+def _open_services(
+    settings: Settings, embedder: Embedder | None = None, sparse: SparseEncoder | None = None
+) -> Services:
     api = settings.api
     audit = SqliteAuditLog.from_settings(api.audit, settings.home)
     services = Services(
@@ -59,7 +79,7 @@ def _open_services(settings: Settings) -> Services:
         static_dir=_static_dir(),
     )
     try:
-        comps = open_components(settings, create=False)
+        comps = _open_components(settings, embedder, sparse)
     except IndexNotFoundError as exc:
         services.index_problem = str(exc)
         logger.warning("no index yet: %s", exc)
@@ -72,6 +92,7 @@ def _open_services(settings: Settings) -> Services:
     retriever = Retriever(comps.embedder, comps.sparse, comps.index, LanguageDetector(settings.language),
                           prefetch=settings.index.prefetch)
     prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
+    _warm_up(retriever)
     services.index = comps.index
     services.retriever = retriever
     services.generator = generator
@@ -80,15 +101,21 @@ def _open_services(settings: Settings) -> Services:
     return services
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the API for these settings (nothing is opened until the app starts)."""
+def create_app(
+    settings: Settings, *, embedder: Embedder | None = None, sparse: SparseEncoder | None = None
+) -> FastAPI:
+    """Build the API for these settings (nothing is opened until the app starts).
+
+    `embedder`/`sparse` reuse models this process already loaded (tests and benchmarks start several apps);
+    by default the app loads its own from the settings.
+    """
     problems = check_production(settings.environment, settings.api.security)
     if problems and settings.environment == "production":
         raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = _open_services(settings)
+        services = _open_services(settings, embedder, sparse)
         app.state.services = services
         try:
             yield

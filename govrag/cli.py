@@ -76,6 +76,36 @@ def _open(settings: Settings, *, create: bool) -> Any:
         raise _fail(str(exc)) from exc
 
 
+def _open_for_ingest(settings: Settings, dry_run: bool) -> Any:
+    """Components for `ingest`; a dry run never creates the index and, before the first real run
+    (no index yet), compares against an empty index: everything is reported as new.
+
+    The bundled model is loaded only when something needs embedding (`ingest.lazy_embedder`), so an
+    unchanged rerun takes seconds, not the ~15 s of loading torch and the model.
+    """
+    from govrag.components import Components
+    from indices.embedder import EmbedderError
+    from indices.errors import IndexError_, IndexNotFoundError
+    from indices.registry import open_index
+    from indices.sparse import SparseEncoder
+    from ingest.lazy_embedder import open_embedder
+
+    try:
+        embedder: Any = open_embedder(settings.embedder, settings.models_dir)
+    except EmbedderError as exc:
+        raise _fail(str(exc)) from exc
+    comps = Components(embedder=embedder, sparse=SparseEncoder(settings.sparse), index=None)
+    try:
+        comps.index = open_index(settings.index, embedder.identity, settings.home, create=not dry_run)
+    except IndexNotFoundError as exc:
+        if not dry_run:
+            raise _fail(str(exc)) from exc
+        logger.info("no index yet: the dry run compares against an empty index")
+    except IndexError_ as exc:
+        raise _fail(str(exc)) from exc
+    return comps
+
+
 class _RichProgress:
     """Progress bar with documents/s, chunks/s and ETA."""
 
@@ -129,6 +159,7 @@ def ingest(
     home: HomeOpt = None,
 ) -> None:
     """Ingest documents into the index, incrementally (unchanged documents are skipped)."""
+    from indices.embedder import EmbedderError
     from ingest.pipeline import IngestOptions, Ingestor
 
     settings = _settings(config, home)
@@ -141,7 +172,7 @@ def ingest(
     group_list = [g.strip() for g in groups.split(",") if g.strip()] if groups else settings.ingest.default_groups
     if lang != "auto" and not lang.isalpha():
         raise _fail(f"--lang must be 'auto' or a language code such as 'th', got {lang!r}")
-    comps = _open(settings, create=not dry_run)
+    comps = _open_for_ingest(settings, dry_run)
     try:
         ingestor = Ingestor(settings.ingest, comps.embedder, comps.sparse, comps.index, settings.language)
         opts = IngestOptions(
@@ -153,6 +184,8 @@ def ingest(
         )
         with Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar:
             report = ingestor.run(sources, opts, _RichProgress(bar))
+    except EmbedderError as exc:  # the model could not be loaded when the first chunk needed it
+        raise _fail(str(exc)) from exc
     finally:
         comps.close()
     summary = report.to_dict()
@@ -293,16 +326,22 @@ def serve(
     import uvicorn
 
     from govrag.app import InsecureSettingsError, create_app
+    from rag.api.logs import configure_logging
 
     settings = _settings(config, home)
     try:
         api = create_app(settings)
     except InsecureSettingsError as exc:
         raise _fail(str(exc)) from exc
+    # Questions carry identity numbers, phones and e-mails: every server log line goes through the
+    # redacting handler (JSON lines unless on a terminal), uvicorn's included (log_config=None keeps ours).
+    logging.getLogger().handlers.clear()
+    configure_logging(settings.log_level, json=not console.is_terminal)
     bind_host = host or settings.api.host
     bind_port = port or settings.api.port
     console.print(f"govrag serving on http://{bind_host}:{bind_port}/ (API docs at /docs)")
-    uvicorn.run(api, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(api, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
+                log_config=None)
 
 
 @app.command("config")
@@ -352,6 +391,11 @@ def quickstart(
     from indices.schema import SearchFilter
 
     _run_searches(settings, list(QUICKSTART_QUESTIONS), 3, "hybrid", SearchFilter(), False)
+
+
+from govrag.eval_cli import eval_app  # noqa: E402  (the sub-app imports nothing heavy)
+
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

@@ -96,7 +96,8 @@ class EdgeIndex(QdrantIndexBase):
     ) -> None:
         """Wrap an opened shard; use `EdgeIndex.open` to open or create one."""
         super().__init__(
-            identity, rrf_k=settings.rrf_k, upsert_batch=settings.upsert_batch, overfetch=settings.overfetch
+            identity, rrf_k=settings.rrf_k, upsert_batch=settings.upsert_batch, overfetch=settings.overfetch,
+            fusion=settings.fusion, bm25_weight=settings.bm25_weight,
         )
         self.folder = folder
         self._shard: Any = shard

@@ -7,14 +7,21 @@ the primitives (`_upsert_batch`, `_delete`, `_count`, `_scroll`, `_doc_counts`, 
 return the same ids for the same data (tests/test_index_contract.py checks it).
 
 Search plan:
-* hybrid = a dense prefetch and a BM25 prefetch of `prefetch` candidates each, fused by Qdrant with
-  reciprocal-rank fusion (score = sum of 1 / (k + rank), rank from 0, k = `rrf_k`);
-* every filter is passed to each prefetch and to the fusion stage, so it is applied inside the index
-  (a chunk outside the caller's groups is never a candidate, and top-k is filled with visible ones);
-* one-chunk-per-document: hybrid asks for the *whole* fused pool (at most 2 x prefetch points, with
-  prefetch raised to `limit x overfetch`) and keeps each document's best chunk: exact with respect to
-  the pool, one call. Single-signal modes page with "not these documents" filters until `limit`
-  documents are found (the server adapter uses Qdrant's group-by query instead);
+* hybrid = a dense and a BM25 candidate list of `prefetch` chunks each, fused by score (`fusion="zscore"`,
+  the default): each list's scores are standardised (z = (score - mean) / std over the list), a chunk
+  missing from a full list gets that list's lowest z (its score is below every listed one), and the
+  fused score is (1 - w) * z_dense + w * z_bm25 with w = `bm25_weight` (0.5). When BM25 returned fewer
+  chunks than asked, every other chunk truly scores 0 and those zeros count in its statistics. Unlike
+  reciprocal-rank fusion, this keeps *how far* a candidate stands out of its list: a BM25 match far
+  ahead of the rest (a rare name, a number) beats a dense order whose top candidates are close
+  together, and vice versa. `fusion="rrf"` asks Qdrant for reciprocal-rank fusion instead (score = sum
+  of 1 / (k + rank), rank from 0, k = `rrf_k`). Measurements: docs/eval-results.md;
+* every filter is passed to each candidate query (and the fusion stage), so it is applied inside the
+  index (a chunk outside the caller's groups is never a candidate, and top-k is filled with visible ones);
+* one-chunk-per-document: hybrid fuses the *whole* candidate pool (each list raised to
+  `limit x overfetch`) and keeps each document's best chunk: exact with respect to the pool. Single-signal
+  modes page with "not these documents" filters until `limit` documents are found (the server adapter
+  uses Qdrant's group-by query instead);
 * ties are broken by point id so both backends order equal scores the same way.
 """
 
@@ -90,14 +97,55 @@ def best_per_doc(hits: Sequence[RawHit], limit: int) -> list[RawHit]:
     return list(seen.values())
 
 
+def zscore_fuse(lists: Sequence[tuple[float, Sequence[RawHit], bool]]) -> list[RawHit]:
+    """Fuse (weight, candidates, complete) lists by weighted standardised score, best first.
+
+    `complete` means the list holds every matching chunk (the index returned fewer than asked): a chunk
+    missing from it truly scores 0 (no BM25 term in common), so those zeros join the list's statistics.
+    A truncated list says nothing about the rest except that it scores lower: missing chunks get the
+    list's lowest z. A list whose scores do not vary contributes nothing; empty lists neither.
+    """
+    payloads: dict[str, dict[str, Any]] = {}
+    for _, hits, _ in lists:
+        for h in hits:
+            payloads.setdefault(h[0], h[2])
+    fused = dict.fromkeys(payloads, 0.0)
+    for weight, hits, complete in lists:
+        if not hits:
+            continue
+        raw = {h[0]: h[1] for h in hits}
+        scores = [raw.get(pid, 0.0) for pid in payloads] if complete else list(raw.values())
+        mean = sum(scores) / len(scores)
+        std = (sum((x - mean) ** 2 for x in scores) / len(scores)) ** 0.5
+        if std <= 1e-12:
+            continue
+        floor = ((0.0 if complete else min(scores)) - mean) / std
+        for pid in fused:
+            fused[pid] += weight * ((raw[pid] - mean) / std if pid in raw else floor)
+    return sorted(((pid, score, payloads[pid]) for pid, score in fused.items()), key=_rank_key)
+
+
 class QdrantIndexBase(abc.ABC):
     """Shared implementation of the `VectorIndex` port over Qdrant primitives."""
 
     def __init__(
-        self, identity: EmbedderIdentity, *, rrf_k: int = 60, upsert_batch: int = 256, overfetch: int = 4
+        self,
+        identity: EmbedderIdentity,
+        *,
+        rrf_k: int = 60,
+        upsert_batch: int = 256,
+        overfetch: int = 4,
+        fusion: str = "zscore",
+        bm25_weight: float = 0.5,
     ) -> None:
         """Set the embedder identity and the search/batching knobs (see `IndexSettings`)."""
+        if fusion not in ("zscore", "rrf"):
+            raise ValueError(f"index.fusion must be 'zscore' or 'rrf', got {fusion!r}")
+        if not 0.0 <= bm25_weight <= 1.0:
+            raise ValueError(f"index.bm25_weight must be within 0..1, got {bm25_weight}")
         self._identity = identity
+        self.fusion = fusion
+        self.bm25_weight = bm25_weight
         self.rrf_k = rrf_k
         self.upsert_batch = max(1, upsert_batch)
         self.overfetch = max(1, overfetch)
@@ -249,7 +297,7 @@ class QdrantIndexBase(abc.ABC):
         return sorted(records, key=lambda r: r.chunk_no)
 
     def search(self, query: SearchQuery) -> list[Hit]:
-        """Filtered dense, BM25 or hybrid (RRF) search; see the module docstring for the plan."""
+        """Filtered dense, BM25 or hybrid (fused) search; see the module docstring for the plan."""
         spec = build_spec(query.filter)
         if spec.matches_nothing or query.limit <= 0:
             return []
@@ -261,6 +309,8 @@ class QdrantIndexBase(abc.ABC):
             assert dense is not None
             assert sparse is not None
             prefetch = max(query.prefetch, limit)
+            if self.fusion == "zscore":
+                return self._zscore_hybrid(dense, sparse, spec, query)
             if not query.one_per_doc:
                 return self._hits(self._fused(dense, sparse, spec, prefetch, limit, exact, None))
             prefetch = max(prefetch, limit * self.overfetch)
@@ -301,6 +351,25 @@ class QdrantIndexBase(abc.ABC):
             if sparse is None:
                 mode = None  # no query token is known to the tokenizer: nothing can match
         return mode, dense, sparse
+
+    def _zscore_hybrid(
+        self, dense: list[float], sparse: SparseVec, spec: FilterSpec, query: SearchQuery
+    ) -> list[Hit]:
+        """Dense and BM25 candidates fetched separately, fused by standardised score (module doc)."""
+        limit = query.limit
+        pool = max(query.prefetch, limit * self.overfetch if query.one_per_doc else limit)
+        fields = ["doc_id"] if query.one_per_doc else None
+        dense_hits = self._nearest(DENSE, dense, spec, pool, query.exact, fields)
+        bm25_hits = self._nearest(BM25, sparse, spec, pool, query.exact, fields)
+        fused = zscore_fuse(
+            [
+                (1.0 - self.bm25_weight, dense_hits, len(dense_hits) < pool),
+                (self.bm25_weight, bm25_hits, len(bm25_hits) < pool),
+            ]
+        )
+        if not query.one_per_doc:
+            return self._hits(fused[:limit])
+        return self._with_payloads(best_per_doc(fused, limit))
 
     def _nearest_per_doc(
         self, using: str, vector: list[float] | SparseVec, spec: FilterSpec, limit: int, exact: bool

@@ -79,7 +79,8 @@ class ServerIndex(QdrantIndexBase):
     ) -> None:
         """Wrap a client whose collection exists; use `connect` or `attach` to open one."""
         super().__init__(
-            identity, rrf_k=settings.rrf_k, upsert_batch=settings.upsert_batch, overfetch=settings.overfetch
+            identity, rrf_k=settings.rrf_k, upsert_batch=settings.upsert_batch, overfetch=settings.overfetch,
+            fusion=settings.fusion, bm25_weight=settings.bm25_weight,
         )
         self._client: Any = client
         self.collection = collection

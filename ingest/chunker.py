@@ -155,27 +155,38 @@ def chunk_document(doc: ParsedDocument, settings: ChunkerSettings, count: TokenC
     cur: list[tuple[str, int]] = []
     cur_block: _Block | None = None
     cur_tokens = 0
+    n_carried = 0  # leading pieces of `cur` repeated from the previous chunk (overlap)
     kinds: set[str] = set()
 
     def flush() -> None:
-        nonlocal cur, cur_tokens, kinds
+        nonlocal cur, cur_tokens, kinds, n_carried
         if cur and cur_block is not None:
             text = "".join(t for t, _ in cur).strip()
             if text:
                 chunks.append(Chunk(text, cur_block.page, cur_block.section, cur_tokens, kinds))
-        cur, cur_tokens, kinds = [], 0, set()
+        cur, cur_tokens, kinds, n_carried = [], 0, set(), 0
 
     for (piece, block), size in zip(units, sizes, strict=True):
         boundary = cur_block is not None and (
             block.page != cur_block.page or block.section != cur_block.section
         )
-        if boundary:
-            if cur_tokens < settings.min_chunk_tokens and chunks and _same_place(chunks[-1], cur_block):
-                # A tiny tail: glue it to the previous chunk of the same place rather than stand alone.
+        if boundary and _opens(kinds, cur_block, block) and cur_tokens + size <= max_tokens:
+            pass  # headings alone ("Part A" then "1. Scope"): keep them with the subsection they open
+        elif boundary:
+            # A tiny tail: glue its new pieces (not the overlap, which the previous chunk already
+            # holds) to the previous chunk of the same place, when that still fits the budget.
+            tail = cur[n_carried:]
+            tail_tokens = sum(n for _, n in tail)
+            if (
+                tail_tokens < settings.min_chunk_tokens
+                and chunks
+                and _same_place(chunks[-1], cur_block)
+                and chunks[-1].tokens + tail_tokens <= max_tokens
+            ):
                 prev = chunks[-1]
-                prev.text = (prev.text + "\n" + "".join(t for t, _ in cur).strip()).strip()
-                prev.tokens += cur_tokens
-                cur, cur_tokens, kinds = [], 0, set()
+                prev.text = (prev.text + "\n" + "".join(t for t, _ in tail).strip()).strip()
+                prev.tokens += tail_tokens
+                cur, cur_tokens, kinds, n_carried = [], 0, set(), 0
             else:
                 flush()
         elif cur and cur_tokens + size > max_tokens:
@@ -183,12 +194,23 @@ def chunk_document(doc: ParsedDocument, settings: ChunkerSettings, count: TokenC
             flush()
             cur = carried
             cur_tokens = sum(n for _, n in carried)
+            n_carried = len(carried)
         cur.append((piece, size))
         cur_tokens += size
         cur_block = block
         kinds.add(block.kind.value)
     flush()
     return chunks
+
+
+def _opens(kinds: set[str], cur: _Block | None, nxt: _Block) -> bool:
+    """True when the pending chunk holds only headings and `nxt` starts a subsection of theirs."""
+    return (
+        cur is not None
+        and kinds == {ElementKind.TITLE.value}
+        and nxt.page == cur.page
+        and nxt.section[: len(cur.section)] == cur.section
+    )
 
 
 def _same_place(chunk: Chunk, block: _Block | None) -> bool:

@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,16 +107,29 @@ class _IgnoreRules:
         return verdict
 
 
+def _not_regular(mode: int) -> str:
+    """Why a non-regular file is skipped (reading a FIFO with no writer would block the run forever)."""
+    kind = (
+        "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "an unknown file type"
+    )
+    return f"not a regular file: {kind}; only regular files are ingested"
+
+
 def _read_ignore(folder: Path, base: str, rules: _IgnoreRules) -> _IgnoreRules:
     path = folder / IGNORE_FILE
-    if not path.is_file():
-        return rules
-    rules = rules.copy()
-    try:
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            rules.add(base, line)
+    try:  # an unreadable folder raises here already (is_file() only swallows "not found")
+        if not path.is_file():
+            return rules
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
         logger.warning("cannot read %s: %s", path, exc)
+        return rules
+    rules = rules.copy()
+    for line in lines:
+        rules.add(base, line)
     return rules
 
 
@@ -171,14 +185,22 @@ def _walk(
                 continue
             path = Path(entry.path)
             if entry.name.lower().endswith(EXPORT_SUFFIXES):
-                read_export(path, out, root_name=f"{root_name}/{child_rel}")
+                # Records belong to the folder's root, so --prune on the folder removes the records of
+                # an export that was deleted or shrank; a damaged export makes the listing incomplete.
+                if not read_export(path, out, root_name=root_name):
+                    complete = False
                 continue
             try:
-                size = entry.stat(follow_symlinks=True).st_size
+                st_file = entry.stat(follow_symlinks=True)
             except OSError as exc:
                 out.problems.append(SourceProblem(str(path), f"cannot stat file: {exc.strerror}"))
                 complete = False  # do not prune what we could not look at
                 continue
+            if not stat.S_ISREG(st_file.st_mode):
+                # A FIFO, socket or device would block or never end when read: report, never open.
+                out.problems.append(SourceProblem(str(path), _not_regular(st_file.st_mode)))
+                continue
+            size = st_file.st_size
             doc_id = f"{root_name}/{child_rel}"
             out.items.append(
                 SourceItem(doc_id=doc_id, root=root_name, uri=path.resolve().as_uri(), path=path, size=size)
@@ -201,14 +223,18 @@ def _record_item(rec: dict[str, Any], where: str, root: str, out: Discovery) -> 
     out.items.append(SourceItem(doc_id=doc_id, root=root, uri=uri, record=rec, size=len(text.encode())))
 
 
-def read_export(path: Path, out: Discovery, root_name: str | None = None) -> None:
-    """Records of a JSONL export (one JSON object per line) or a CSV export with `id` and `text` columns."""
+def read_export(path: Path, out: Discovery, root_name: str | None = None) -> bool:
+    """Records of a JSONL export (one JSON object per line) or a CSV export with `id` and `text` columns.
+
+    The records' root is `root_name` (the folder the export was found in) or else the export's file
+    name, which then counts as a root of its own. Returns False when some line could not be read.
+    """
     root = root_name or path.name
     try:
         raw = path.read_bytes()
     except OSError as exc:
         out.problems.append(SourceProblem(str(path), f"cannot read export: {exc.strerror}"))
-        return
+        return False
     text = raw.decode("utf-8-sig", errors="replace")
     ok = True
     if path.suffix.lower() == ".csv":
@@ -229,8 +255,9 @@ def read_export(path: Path, out: Discovery, root_name: str | None = None) -> Non
                 ok = False
                 continue
             _record_item(rec, f"{path}:{n}", root, out)
-    if ok:
+    if ok and root_name is None:
         out.complete_roots.add(root)
+    return ok
 
 
 def is_csv_export(path: Path) -> bool:
@@ -278,10 +305,14 @@ def discover(
             read_export(path, out)
         else:
             try:
-                size = path.stat().st_size
+                st_file = path.stat()
             except OSError as exc:
                 out.problems.append(SourceProblem(src, f"cannot stat file: {exc.strerror}"))
                 continue
+            if not stat.S_ISREG(st_file.st_mode):
+                out.problems.append(SourceProblem(src, _not_regular(st_file.st_mode)))
+                continue
+            size = st_file.st_size
             out.items.append(
                 SourceItem(doc_id=path.name, root=path.name, uri=path.resolve().as_uri(), path=path, size=size)
             )

@@ -8,6 +8,10 @@ its `tokenizer.json`, so chunk sizes are counted in the same tokens the embedder
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +79,13 @@ _state: dict[str, Any] = {}
 
 
 def init_worker(config: WorkerConfig) -> None:
-    """Process-pool initializer: load the tokenizer and the language detector once."""
+    """Process-pool initializer: load the tokenizer and the language detector once.
+
+    Also called in the main process for single-document runs: a repeat call with an equal config
+    keeps what is loaded (the tokenizer takes ~1 s to read).
+    """
+    if _state.get("config") == config:
+        return
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(config.tokenizer_file)
@@ -190,3 +200,72 @@ def process(task: ParseTask) -> ParseResult:
         warnings=doc.warnings,
         metadata=doc.metadata,
     )
+
+
+#: Reported for a document whose parsing kills its worker process even when parsed alone.
+CRASH_REASON = "parser process crashed on this file (killed by a signal or out of memory)"
+
+
+class ParserPool:
+    """Parses tasks in spawned worker processes, yielding results in submission order with at most
+    `max_in_flight` tasks queued, and survives a worker that dies (segfault in a C library, OOM kill).
+
+    When the pool breaks, the oldest unfinished task is retried alone in a fresh pool: if that crashes
+    too, it is the culprit and is reported as failed; otherwise the others are resubmitted. A crash
+    thus costs one document at most, and the run goes on.
+    """
+
+    def __init__(self, config: WorkerConfig, workers: int, max_in_flight: int) -> None:
+        """Remember the worker settings; processes start on the first task."""
+        self._config = config
+        self._workers = max(1, workers)
+        self._max_in_flight = max(1, max_in_flight)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        self.close()
+        ctx = mp.get_context("spawn")  # never fork a process that holds torch/OpenMP threads
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=init_worker, initargs=(self._config,)
+        )
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def map(self, tasks: Iterable[ParseTask]) -> Iterator[ParseResult]:
+        """Results of `tasks`, in order."""
+        pool = self._new_pool(self._workers)
+        window: list[tuple[ParseTask, Future[ParseResult]]] = []
+        try:
+            for task in tasks:
+                while len(window) >= self._max_in_flight:
+                    yield self._next(window)
+                window.append((task, pool.submit(process, task)))
+            while window:
+                yield self._next(window)
+        finally:
+            self.close()
+
+    def _next(self, window: list[tuple[ParseTask, Future[ParseResult]]]) -> ParseResult:
+        task, fut = window.pop(0)
+        try:
+            return fut.result()
+        except BrokenProcessPool:
+            pass
+        logger.warning(
+            "a parser process died while %d documents were in flight; retrying %s alone",
+            len(window) + 1,
+            task.filename,
+        )
+        try:
+            result = self._new_pool(1).submit(process, task).result()
+        except BrokenProcessPool:
+            logger.error("parsing %s kills the parser process: skipped", task.filename)
+            result = ParseResult(task.doc_id, error=CRASH_REASON)
+        pool = self._new_pool(self._workers)
+        window[:] = [(t, pool.submit(process, t)) for t, _ in window]
+        return result

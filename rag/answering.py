@@ -144,7 +144,8 @@ class AnswerService:
         language = self.retriever.detector.detect(q.text) if q.history else retrieved.language
         timings.update({f"retrieve_{k2}": v for k2, v in retrieved.timings_ms.items()})
         hits = retrieved.hits
-        built = self.prompts.answer_messages(q.text, language, hits) if self.generator is not None else None
+        # The model sees no history: it answers the standalone form (the follow-up with its context resolved).
+        built = self.prompts.answer_messages(standalone, language, hits) if self.generator is not None else None
         sources = built.sources if built is not None else hits
         yield "sources", {"query_id": query_id, "sources": [source_dict(i, h) for i, h in enumerate(sources, 1)]}
 

@@ -351,7 +351,7 @@ class TestIndexContract:
         dense_only = shared.search(q("health", text, mode=SearchMode.DENSE, limit=3, one_per_doc=False))
         assert dense_only[0].record.doc_id != doc_id
 
-    def test_modes_dense_bm25_and_rrf_fusion(self, shared: VectorIndex) -> None:
+    def test_modes_dense_bm25_and_score_fusion(self, shared: VectorIndex) -> None:
         query = q("tax", "income tax return penalty", limit=N_CHUNKS, one_per_doc=False, prefetch=N_CHUNKS)
         dense = shared.search(replace(query, mode=SearchMode.DENSE))
         # dense = exact cosine ranking of every chunk
@@ -367,14 +367,19 @@ class TestIndexContract:
             or "returns" in h.record.text.lower()
             for h in bm25
         )
-        # hybrid = reciprocal-rank fusion (k=60, ranks from 0) of the two lists
-        rrf: dict[str, float] = {}
+        # hybrid = equal-weight sum of each list's standardised scores (the default fusion,
+        # IndexSettings.fusion="zscore"); BM25 returned fewer chunks than asked, so every other chunk
+        # scores 0 for it and counts in its statistics (dense holds every chunk)
+        ids = [h.id for h in dense]
+        fused = dict.fromkeys(ids, 0.0)
         for ranking in (dense, bm25):
-            for rank, hit in enumerate(ranking):
-                rrf[hit.id] = rrf.get(hit.id, 0.0) + 1.0 / (60 + rank)
+            raw = {h.id: h.score for h in ranking}
+            scores = np.array([raw.get(i, 0.0) for i in ids])
+            for i, z in zip(ids, (scores - scores.mean()) / scores.std(), strict=True):
+                fused[i] += 0.5 * float(z)
         hybrid = shared.search(replace(query, mode=SearchMode.HYBRID))
-        assert [h.id for h in hybrid] == sorted(rrf, key=lambda i: (-round(rrf[i], 6), i))
-        assert [h.score for h in hybrid] == pytest.approx(sorted(rrf.values(), reverse=True), abs=1e-5)
+        assert [h.id for h in hybrid] == sorted(fused, key=lambda i: (-round(fused[i], 6), i))
+        assert [h.score for h in hybrid] == pytest.approx(sorted(fused.values(), reverse=True), abs=1e-5)
         # exact search gives the same answer on a collection this small
         assert [h.id for h in shared.search(replace(query, exact=True))] == [h.id for h in hybrid]
 

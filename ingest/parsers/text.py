@@ -196,8 +196,10 @@ def _badness(text: str, scripts: bool = True) -> float:
             by_script[script] = by_script.get(script, 0) + 1
             if script == "CJK" and not _common_hanzi(ch):
                 bad += 0.5  # mis-decoded bytes land on rare ideographs far more often than text does
-        elif 0xA0 <= ord(ch) <= 0xBF and ord(prev) > 0x7F:
-            bad += 1  # Latin-1 symbol soup ("Â¡Â£") is how mis-decoded multibyte text looks
+        elif 0xA0 <= ord(ch) <= 0xBF and 0x7F < ord(prev) <= 0xFF:
+            # Latin-1 symbol soup ("Â¡Â£") is how mis-decoded multibyte text looks; after a CJK or
+            # other letter, "·" (U+00B7) is just the name separator of Chinese transliterations.
+            bad += 1
         prev = ch
     bad += _latin_soup(sample)
     foreign = {s: n for s, n in by_script.items() if s not in _NEUTRAL_SCRIPTS}

@@ -213,6 +213,7 @@ async def delete_document(doc_id: str, services: ServicesDep, admin: AdminDep) -
     if doc_id not in states:
         raise ApiError(404, "not_found", f"no document with id {doc_id!r}")
     await anyio.to_thread.run_sync(lambda: index.delete_documents([doc_id]))
+    services.metrics.documents.dec()
     logger.info("document deleted by %s: %s", admin.name, doc_id)
     return {"deleted": doc_id, "chunks": states[doc_id].n_points}
 
