@@ -83,14 +83,19 @@ def test_json_output_shape_and_unchanged_rerun(
     assert set(rerun["stage_seconds"]) == {"discover", "hash"}
 
 
-def test_failures_give_exit_status_1_and_are_listed(home: Path, tmp_path: Path) -> None:
+def test_failures_give_exit_status_1_and_are_listed(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govrag import cli
+
+    monkeypatch.setattr(cli.console, "width", 1000)  # no wrapping of long paths in the summary
     root = tmp_path / "docs"
     root.mkdir()
     (root / "ok.md").write_text("# Hours\n\nOffices open at eight.", encoding="utf-8")
     (root / "empty.pdf").write_bytes(b"")
     result = _run(str(root), str(tmp_path / "missing-folder"), "--home", str(home))
     assert result.exit_code == 1
-    stderr = result.stderr.replace("\n", "")  # rich wraps long lines at the terminal width
+    stderr = result.stderr
     assert "Ingestion summary" in stderr
     assert "documents new" in stderr
     assert f"failed {(root / 'empty.pdf').resolve().as_uri()}: empty file (0 bytes)" in stderr
