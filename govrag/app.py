@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +35,7 @@ from rag.api.metrics import Metrics
 from rag.api.ratelimit import RateLimiter
 from rag.api.routes import router
 from rag.api.security import check_production
+from rag.embed_batcher import BatchingEmbedder
 from rag.generators import build_generator
 from rag.prompting import PromptBuilder, TokenCounter
 from rag.retrieval import Retriever
@@ -49,7 +51,9 @@ def _static_dir() -> Path:
     return Path(str(resources.files("rag").joinpath("static")))
 
 
-def _open_components(settings: Settings, embedder: Embedder | None, sparse: SparseEncoder | None) -> Components:
+def _open_components(
+    settings: Settings, embedder: Embedder | None, sparse: SparseEncoder | None
+) -> Components:
     """The configured components; models already loaded by the caller are reused (tests, benchmarks)."""
     if embedder is None or sparse is None:
         return open_components(settings, create=False)
@@ -88,17 +92,40 @@ def _open_services(
         services.index_problem = str(exc)
         logger.error("index cannot be opened: %s", exc)
         return services
+    index = comps.index
+    assert index is not None  # opened with with_index=True
     generator = build_generator(settings.generator)
-    retriever = Retriever(comps.embedder, comps.sparse, comps.index, LanguageDetector(settings.language),
+    # Concurrent requests share forward passes of the model (rag.embed_batcher).
+    embedder = cast(Embedder, BatchingEmbedder(comps.embedder, max_items=api.embed_batch))
+    retriever = Retriever(embedder, comps.sparse, index, LanguageDetector(settings.language),
                           prefetch=settings.index.prefetch)
     prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
     _warm_up(retriever)
-    services.index = comps.index
+    services.index = index
     services.retriever = retriever
     services.generator = generator
-    services.answers = AnswerService(settings.answer, retriever, comps.embedder, prompts, generator)
-    services.metrics.set_documents(comps.index.count_documents() if comps.index else 0)
+    services.answers = AnswerService(settings.answer, retriever, embedder, prompts, generator)
+    services.metrics.set_documents(index.count_documents())
     return services
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """`/docs`: Swagger UI from the `swagger-ui-bundle` package, so it works on an intranet with no internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url="docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="docs-assets/swagger-ui.css",
+            swagger_favicon_url="docs-assets/favicon-32x32.png",
+        )
 
 
 def create_app(
@@ -132,7 +159,10 @@ def create_app(
         version=govrag.__version__,
         description="Answers with checkable citations over government documents.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the bundled Swagger UI: FastAPI's default loads it from a CDN
+        redoc_url=None,
     )
+    _offline_docs(app)
     if settings.api.security.cors_origins:
         app.add_middleware(
             CORSMiddleware,

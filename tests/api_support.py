@@ -247,7 +247,8 @@ class LiveServer:
             app,
             host="127.0.0.1",
             port=self.port,
-            log_level="warning",
+            log_config=None,  # leave the process's logging (levels, handlers) as the other tests expect it
+            log_level=None,
             access_log=False,
             timeout_graceful_shutdown=2,
         )
