@@ -96,8 +96,12 @@ class EdgeIndex(QdrantIndexBase):
     ) -> None:
         """Wrap an opened shard; use `EdgeIndex.open` to open or create one."""
         super().__init__(
-            identity, rrf_k=settings.rrf_k, upsert_batch=settings.upsert_batch, overfetch=settings.overfetch,
-            fusion=settings.fusion, bm25_weight=settings.bm25_weight,
+            identity,
+            rrf_k=settings.rrf_k,
+            upsert_batch=settings.upsert_batch,
+            overfetch=settings.overfetch,
+            fusion=settings.fusion,
+            bm25_weight=settings.bm25_weight,
         )
         self.folder = folder
         self._shard: Any = shard
@@ -289,7 +293,8 @@ class EdgeIndex(QdrantIndexBase):
         req = self._qe.FacetRequest(
             key="doc_id", limit=max(1, limit), exact=True, filter=to_edge_filter(spec)
         )
-        return {str(h.value): int(h.count) for h in self._shard.facet(req).hits}
+        # the facet can still list a deleted document with count 0 until the segment is optimized
+        return {str(h.value): int(h.count) for h in self._shard.facet(req).hits if h.count > 0}
 
     def _retrieve(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

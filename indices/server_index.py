@@ -79,8 +79,12 @@ class ServerIndex(QdrantIndexBase):
     ) -> None:
         """Wrap a client whose collection exists; use `connect` or `attach` to open one."""
         super().__init__(
-            identity, rrf_k=settings.rrf_k, upsert_batch=settings.upsert_batch, overfetch=settings.overfetch,
-            fusion=settings.fusion, bm25_weight=settings.bm25_weight,
+            identity,
+            rrf_k=settings.rrf_k,
+            upsert_batch=settings.upsert_batch,
+            overfetch=settings.overfetch,
+            fusion=settings.fusion,
+            bm25_weight=settings.bm25_weight,
         )
         self._client: Any = client
         self.collection = collection
@@ -285,7 +289,7 @@ class ServerIndex(QdrantIndexBase):
                 limit=max(1, limit),
                 exact=True,
             )
-        return {str(h.value): int(h.count) for h in res.hits}
+        return {str(h.value): int(h.count) for h in res.hits if h.count > 0}
 
     def _retrieve(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

@@ -245,8 +245,10 @@ class TestIndexContract:
         assert shared.get_chunks("no-such-doc") == []
 
     def test_delete_documents(self, index: VectorIndex) -> None:
+        before = index.count_documents()
         index.delete_documents(["en-tax", "zh-tax", "no-such-doc"])
         assert index.count_chunks() == N_CHUNKS - 5
+        assert index.count_documents() == before - 2  # deleted documents are not counted
         assert index.get_chunks("en-tax") == []
         hits = index.search(q("tax", limit=20, one_per_doc=True))
         assert {h.record.doc_id for h in hits}.isdisjoint({"en-tax", "zh-tax"})
