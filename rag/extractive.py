@@ -13,6 +13,10 @@ questions were answered but so were 52% of unanswerable ones. cosine + 0.1 x ove
 of answerable same-language questions and 12% of unanswerable ones (balanced accuracy 0.93 vs 0.88 for
 the best cosine-only threshold). Cross-language questions (a Thai question, an English source) have no
 overlap and lower cosines: 28% of them are answered (75% before); an LLM generator handles those better.
+
+Embedding the candidates is most of an extractive answer's CPU time. Keeping 6 candidates instead of 12
+(same eval questions, relevant passage among 3 sources) left the share of answers containing the gold
+answer at 0.64 (0.63 with 12) and the answer/refusal rates above unchanged, for ~30% less CPU per answer.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ class ExtractiveSettings(BaseModel):
     """Knobs of the extractive answerer."""
 
     max_sources: int = Field(default=3, ge=1, description="Top sources whose sentences are candidates.")
-    candidates: int = Field(default=12, ge=1, description="Sentences embedded per question.")
+    candidates: int = Field(
+        default=6, ge=1, description="Sentences embedded per question (the main CPU cost, see module)."
+    )
     max_sentences: int = Field(default=2, ge=1, description="Sentences in the answer.")
     refuse_below: float = Field(
         default=0.85, ge=0, le=2, description="Refuse below this best-sentence score (see module)."
@@ -41,7 +47,10 @@ class ExtractiveSettings(BaseModel):
         default=0.1, ge=0, le=1, description="Weight of the question/sentence character-bigram overlap."
     )
     relative_keep: float = Field(
-        default=0.97, ge=0, le=1, description="Keep further sentences scoring at least this share of the best."
+        default=0.97,
+        ge=0,
+        le=1,
+        description="Keep further sentences scoring at least this share of the best cosine.",
     )
 
 
@@ -83,7 +92,9 @@ class ExtractiveAnswerer:
         out.sort(key=lambda c: c.prior, reverse=True)
         return out[: self.settings.candidates]
 
-    def answer(self, question: str, hits: list[Hit], query_vector: np.ndarray | None = None) -> ExtractiveAnswer:
+    def answer(
+        self, question: str, hits: list[Hit], query_vector: np.ndarray | None = None
+    ) -> ExtractiveAnswer:
         """Pick sentences from `hits` (numbered from 1 in the given order) that answer `question`."""
         cands = self._candidates(question, hits)
         if not cands:
