@@ -61,6 +61,13 @@ class EmbedderSettings(BaseModel):
         default="auto",
         description='"auto" = bf16 autocast where the CPU has native bf16 (AMX/AVX512-BF16), else fp32.',
     )
+    bf16_min_tokens: int = Field(
+        default=96,
+        ge=0,
+        description="bf16 autocast only for batches of at least this many padded tokens: converting the "
+        "weights per call costs more than it saves on one short question (fp32 17 ms vs bf16 20 ms for one "
+        "sentence, 47 vs 33 ms for six, on a 2-core Xeon with AMX).",
+    )
     long_text: Literal["window", "truncate"] = Field(
         default="window",
         description="Inputs longer than the window: average over consecutive windows, or keep the first.",
@@ -376,7 +383,8 @@ class Embedder:
                 ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
                 mask[row, : len(seq)] = 1
             features: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
+            bf16 = self._bf16 and len(batch) * longest >= self.settings.bf16_min_tokens
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 for module in modules:
                     features = module(features)
             out[batch] = features["sentence_embedding"].float().numpy()

@@ -515,3 +515,15 @@ def test_malformed_source_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "cut.bin").write_bytes(good[:200])
     with pytest.raises(e5_convert.ConversionError, match="truncated"):
         e5_convert.read_source(tmp_path / "cut.bin")
+
+
+def test_short_batches_skip_bf16_autocast(fp32: Embedder, bf16: Embedder) -> None:
+    """One short question runs in fp32 (cheaper than converting weights); big batches use bf16."""
+    question = QUERIES[:1]
+    assert bf16.settings.bf16_min_tokens > fp32.count_tokens("query: " + question[0]) + 2
+    np.testing.assert_array_equal(bf16.embed_queries(question), fp32.embed_queries(question))
+    always = Embedder.__new__(Embedder)
+    always.__dict__.update(bf16.__dict__, settings=bf16.settings.model_copy(update={"bf16_min_tokens": 0}))
+    forced = always.embed_queries(question)
+    assert not np.array_equal(forced, fp32.embed_queries(question))  # really ran under autocast
+    assert _cos(forced, fp32.embed_queries(question))[0] >= 0.999
