@@ -55,13 +55,20 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _open(corpus: list[Path], index_dir: Path | None, config: Path | None, home: Path | None) -> Any:
+def _open(
+    corpus: list[Path], questions: list[Path], index_dir: Path | None, config: Path | None, home: Path | None
+) -> Any:
+    """Check the question files (cheap, fails fast), then open or build the evaluation index."""
     from govrag.cli import _settings
-    from govrag.evaluation import EvalDataError, EvalIndex
+    from govrag.evaluation import EvalDataError, EvalIndex, load_questions
     from indices.errors import IndexError_
 
     settings = _settings(config, home)
     try:
+        for path in questions:
+            if not path.is_file():
+                raise EvalDataError(f"questions file not found: {path}")
+            load_questions(path)
         return EvalIndex(settings, corpus, index_dir).open()
     except (EvalDataError, IndexError_, ValueError) as exc:
         raise _fail(str(exc)) from exc
@@ -132,7 +139,7 @@ def retrieval(
     if k < 10:
         console.print(f"[yellow]warning:[/yellow] --k {k} < 10: recall@10 and MRR@10 only see {k} documents")
     rows: list[dict[str, Any]] | None = [] if details is not None else None
-    ev = _open(corpus, index_dir, config, home)
+    ev = _open(corpus, questions, index_dir, config, home)
     try:
         report = run_retrieval(ev, questions, modes, k=k, limit=limit, seed=seed, details=rows)
     except EvalDataError as exc:
@@ -209,7 +216,7 @@ def answers(
     from govrag.eval_answers import run_answers
     from govrag.evaluation import EvalDataError
 
-    ev = _open(corpus, index_dir, config, home)
+    ev = _open(corpus, questions, index_dir, config, home)
     try:
         gen = ev.settings.generator
         updates: dict[str, Any] = {"backend": generator}

@@ -206,6 +206,13 @@ class EvalIndex:
         self._temp = index_dir is None
         self.index_dir = Path(index_dir) if index_dir is not None else self._temp_dir(settings.home)
         self.settings.index.path = self.index_dir.resolve()
+        stamp = self.index_dir / FINGERPRINT_FILE
+        foreign = self.index_dir.is_dir() and not stamp.is_file() and any(self.index_dir.iterdir())
+        if foreign and not self._temp:
+            raise EvalDataError(
+                f"--index-dir {self.index_dir} is not empty and holds no {FINGERPRINT_FILE}: it was not "
+                "made by `govrag eval`; choose an empty or new folder"
+            )
         self.ingest_s = 0.0
         self.reused = False
         self.ingest_summary: dict[str, Any] = {}

@@ -201,46 +201,19 @@ def test_retrieval_report_shape_and_values(retrieval_report: dict[str, Any]) -> 
     assert cfg["index_reused"] is False
 
 
-def test_index_is_reused_and_results_repeat(data: dict[str, Path], retrieval_report: dict[str, Any]) -> None:
-    res = _run(
-        "retrieval",
-        "--corpus",
-        data["corpus"],
-        "--questions",
-        data["questions"],
-        "--mode",
-        "dense",
-        "--index-dir",
-        data["index"],
-        "--home",
-        data["home"],
-        "--json",
-    )
+def test_index_is_reused_and_table_printed(data: dict[str, Path], retrieval_report: dict[str, Any]) -> None:
+    out = data["index"].parent / "dense.json"
+    res = _run("retrieval", "--corpus", data["corpus"], "--questions", data["questions"], "--mode", "dense",
+               "--index-dir", data["index"], "--home", data["home"], "--out", out)  # fmt: skip
     assert res.exit_code == 0, res.output
-    again = json.loads(res.stdout)
+    # without --json: the rich table on stdout
+    assert "tiny.dev.jsonl" in res.stdout
+    assert "dense" in res.stdout
+    assert "R@1" in res.stdout
+    again = json.loads(out.read_text(encoding="utf-8"))
     assert again["config"]["index_reused"] is True
     assert again["ingest_s"] == pytest.approx(retrieval_report["ingest_s"], abs=0.01)
     assert again["sets"]["tiny.dev.jsonl"]["dense"] == retrieval_report["sets"]["tiny.dev.jsonl"]["dense"]
-
-
-def test_table_output(data: dict[str, Path], retrieval_report: dict[str, Any]) -> None:
-    res = _run(
-        "retrieval",
-        "--corpus",
-        data["corpus"],
-        "--questions",
-        data["questions"],
-        "--mode",
-        "bm25",
-        "--index-dir",
-        data["index"],
-        "--home",
-        data["home"],
-    )
-    assert res.exit_code == 0, res.output
-    assert "tiny.dev.jsonl" in res.stdout
-    assert "bm25" in res.stdout
-    assert "R@1" in res.stdout
 
 
 def test_malformed_question_file_fails_with_line_number(data: dict[str, Path], tmp_path: Path) -> None:
