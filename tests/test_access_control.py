@@ -51,12 +51,17 @@ pytest_plugins = ["api_fixtures"]
 
 
 @pytest.fixture(scope="module")
-def client(
-    sample_index: SampleIndex, tmp_path_factory: pytest.TempPathFactory, embedder: Any, sparse_encoder: Any
-) -> Iterator[TestClient]:
+def acl_home(sample_index: SampleIndex, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the sample data dir."""
+    return clone_home(sample_index.home, tmp_path_factory.mktemp("acl-home"))
+
+
+@pytest.fixture(scope="module")
+def client(acl_home: Path, embedder: Any, sparse_encoder: Any) -> Iterator[TestClient]:
     """The sample index with anonymous access allowed and the test keys."""
-    home = clone_home(sample_index.home, tmp_path_factory.mktemp("acl-home"))
-    settings = api_settings(home, api={"security": {"api_keys": api_keys(), "anonymous_rate_per_minute": 0}})
+    settings = api_settings(
+        acl_home, api={"security": {"api_keys": api_keys(), "anonymous_rate_per_minute": 0}}
+    )
     with app_client(settings, embedder, sparse_encoder) as c:
         yield c
 
@@ -64,9 +69,15 @@ def client(
 SALARY_Q = "What is the salary scale for grade MX9 officers?"
 
 
-def test_group_members_get_restricted_answers_others_do_not(client: TestClient) -> None:
+def test_group_members_get_restricted_answers_others_do_not(client: TestClient, acl_home: Path) -> None:
     r = client.post("/v1/query", json={"question": SALARY_Q}, headers=bearer("hr"))
     a = r.json()
+    with sqlite3.connect(acl_home / "audit.sqlite3") as db:
+        row = db.execute(
+            "SELECT caller, agency, cited_doc_ids FROM queries WHERE query_id = ?", (a["query_id"],)
+        ).fetchone()
+    assert row[:2] == ("hr-desk", "Public Service Division")  # the key's name and agency are audited
+    assert json.loads(row[2]) == [c["doc_id"] for c in a["citations"]]
     assert a["grounded"] is True
     assert "4,850 dollars" in a["answer"]
     assert a["citations"][0]["doc_id"] == HR_DOC

@@ -69,7 +69,7 @@ def test_serve_refuses_insecure_production_settings(tmp_path: Path, monkeypatch:
     assert "anonymous access is allowed" in result.output
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 180) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

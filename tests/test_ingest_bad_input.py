@@ -317,7 +317,7 @@ def test_a_parser_process_killed_mid_run_does_not_stop_the_run(
     root.mkdir()
     sentences = docgen.SAMPLES["en"][1] + docgen.SAMPLES["th"][1]
     # a large first document keeps the worker busy long enough to be killed while parsing
-    (root / "a-large.txt").write_text("\n\n".join(sentences * 800), encoding="utf-8")
+    (root / "a-large.txt").write_text("\n\n".join(sentences * 300), encoding="utf-8")
     for i in range(6):
         (root / f"doc{i}.md").write_text(f"# Notice {i}\n\n" + sentences[i], encoding="utf-8")
     settings = make_settings(tmp_path / "home", ingest={"workers": 1})

@@ -38,7 +38,7 @@ ENV = {
 FLUSHED = "ingest.pipeline: flushed "
 CREATED = "created embedded index"
 OPTIMIZED = "indices.edge_index: optimized "
-N_DOCS = 160
+N_DOCS = 120
 
 
 def _sentences() -> list[str]:
@@ -132,11 +132,11 @@ def test_killed_runs_converge_to_a_clean_single_run(
     expected = _snapshot(stored(reference))
     assert len(expected) == N_DOCS + 1
     total_chunks = sum(len(v) for v in expected.values())
-    assert total_chunks > 40 * 16  # enough batches to kill in the middle
+    assert total_chunks > 30 * 16  # enough batches to kill in the middle
 
     home = tmp_path / "home"
     settings = make_settings(home, ingest=INGEST)
-    # 1. right after the index is created (nothing written), 2. after the first batch, 3. half-way
+    # 1. right after the index is created (nothing written), 2. after the first batch, 3. part-way
     _ingest_and_kill(home, root, CREATED, 1)
     _ingest_and_kill(home, root, FLUSHED, 1)
     _ingest_and_kill(home, root, FLUSHED, 20)
