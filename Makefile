@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: install install-test demo test test-fast lint typecheck check clean system-deps vllm-env
+.PHONY: install install-test bench-deps demo test test-fast lint typecheck check clean system-deps vllm-env
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,13 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
+
+# The LlamaIndex baselines of benchmarks/ (qdrant-client vector store, HF embeddings, file readers).
+# llama-index-readers-file pins pypdf<7 (govrag needs 7.x for Thai): installed without its pins.
+bench-deps: install-test
+	$(BIN)/pip install -q llama-index-vector-stores-qdrant==0.10.4 llama-index-embeddings-huggingface==0.8.0 \
+		docx2txt==0.9 striprtf==0.0.29
+	$(BIN)/pip install -q --no-deps llama-index-readers-file==0.7.0
 
 # Debian packages for OCR (Tesseract + language packs), PDF rendering and fonts used by the tests.
 system-deps:

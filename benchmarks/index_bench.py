@@ -13,6 +13,10 @@ brute force in Python and slow with filters, so its query count is time-boxed. T
 Edge HNSW results with Edge exact results (`exact=True`) on the same queries. A second table measures
 filtered dense search, HNSW vs exact, at several filter selectivities: where exact search is cheaper.
 
+Qdrant Edge runs its HNSW build threads at a lowered priority, so on a busy machine the build's wall
+time stretches; "index build CPU" is the contention-free measure. Local mode's folder is on tmpfs when
+available (it fsyncs SQLite once per point; on disk 100k points take over 15 minutes).
+
 Run: python benchmarks/index_bench.py [--n 100000]. Last line: RESULT speedup_ratio=... hybrid_p50_ms=...
 top10_overlap=...
 """
@@ -343,7 +347,8 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="index_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    np.savez(work / "data.npz", **generate(args.n, args.dim, max(args.queries, args.local_queries)))
+    data: dict[str, Any] = generate(args.n, args.dim, max(args.queries, args.local_queries))
+    np.savez(work / "data.npz", **data)
     print(
         f"generated {args.n} chunks (dim {args.dim}) in {time.perf_counter() - t0:.1f}s -> {work}", flush=True
     )
@@ -369,7 +374,8 @@ def main() -> None:
     edge, local = results["edge"], results["local"]
     overlap = _overlap(edge["ids"], edge["exact_ids"])
     agree = _overlap(local["ids"], edge["exact_ids"][: len(local["ids"])])
-    print(f"\n{'':28}{'edge (Qdrant Edge)':>20}{'qdrant-client local':>22}")
+    print(f"\nhybrid fusion: {IndexSettings().fusion} (IndexSettings default)")
+    print(f"{'':28}{'edge (Qdrant Edge)':>20}{'qdrant-client local':>22}")
     for label, key, fmt in (
         ("upsert rate (points/s)", "upsert_rate", "{:.0f}"),
         ("index build (s)", "build_s", "{:.1f}"),

@@ -304,7 +304,8 @@ def main() -> None:
         f"{counts['pdf_pages']} pages, {args.docx} DOCX); embedder: bundled multilingual-e5-small"
     )
     print(
-        f"{'pipeline':34} {'wall s':>8} {'docs/s':>8} {'chunks':>7} {'maxrss MB':>10} {'tree MB':>8} {'in-run s':>9}"
+        f"{'pipeline':34} {'wall s':>8} {'docs/s':>8} {'chunks':>7} {'maxrss MB':>10} {'tree MB':>8} "
+        f"{'in-run s':>9}"
     )
     for name, m, docs, chunks, summ in rows:
         inrun = (
@@ -320,7 +321,8 @@ def main() -> None:
         f"split+embed+write {base_info['index_s']:.1f}"
     )
     print(
-        f"PDF parse stage alone: {pdf['pages']} pages in {pdf['seconds']:.2f}s = {pdf['pages_per_s']:.1f} pages/s"
+        f"PDF parse stage alone: {pdf['pages']} pages in {pdf['seconds']:.2f}s "
+        f"= {pdf['pages_per_s']:.1f} pages/s"
     )
     throughput = (n_docs / first["wall_s"]) / (base_info["files"] / base["wall_s"])
     rerun = first["wall_s"] / second["wall_s"]
@@ -331,8 +333,8 @@ def main() -> None:
         f"RSS ratio {rss:.2f} (target <= 1; tree {first['tree_peak_mb'] / base['tree_peak_mb']:.2f})"
     )
     print(
-        f"RESULT throughput_ratio={throughput:.2f} rerun_ratio={rerun:.1f} pdf_pages_per_s={pdf['pages_per_s']:.0f} "
-        f"rss_ratio={rss:.2f}"
+        f"RESULT throughput_ratio={throughput:.2f} rerun_ratio={rerun:.1f} "
+        f"pdf_pages_per_s={pdf['pages_per_s']:.0f} rss_ratio={rss:.2f}"
     )
 
 
