@@ -45,7 +45,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,11 @@ def _eval_sources(workdir: Path, real_max: int | None) -> list[Path]:
     return [out]
 
 
-def _questions(limit: int, seed: int = 7) -> list[tuple[str, str, set[str]]]:
+Question = tuple[str, str, set[str]]
+"""(question, language, relevant passage ids)."""
+
+
+def _questions(limit: int, seed: int = 7) -> list[Question]:
     """(question, language, relevant passage ids) from the dev sets, shuffled."""
     out = []
     for path in sorted((EVAL / "questions").glob("*.dev.jsonl")):
@@ -135,7 +139,8 @@ def _ingest_real(
         def _flush(self, records: list[Any], *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
             super()._flush(records, *args, **kwargs)
             if records:
-                assert rec.last is not None and len(rec.last) == len(records)
+                assert rec.last is not None
+                assert len(rec.last) == len(records)
                 pairs.extend(zip(records, rec.last, strict=True))
 
     index = open_index(settings.index, embedder.identity, settings.home, create=True)
@@ -234,7 +239,7 @@ def _write_synthetic(
 
 
 def build(workdir: Path, n: int, real_max: int | None = None) -> dict[str, Any]:
-    """Build (or reuse) the data dir with `n` chunks; returns build stats. Vectors are saved for the baseline."""
+    """Build (or reuse) the data dir with `n` chunks; returns build stats (vectors kept for the baseline)."""
     marker = workdir / "built.json"
     if marker.is_file():
         stats: dict[str, Any] = json.loads(marker.read_text())
@@ -296,17 +301,23 @@ def build(workdir: Path, n: int, real_max: int | None = None) -> dict[str, Any]:
 
 @dataclass
 class Run:
-    """Latencies of one (endpoint, concurrency) run."""
+    """Latencies of one (contender, concurrency) run, and the server-side timings it reported."""
 
     name: str
     concurrency: int
     latencies_ms: list[float]
     wall_s: float
     errors: int = 0
+    parts: dict[str, list[float]] = field(default_factory=dict)
 
     def pct(self, q: float) -> float:
         """Latency percentile in ms."""
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+    def part(self, key: str) -> float:
+        """Median of one reported timing (ms), NaN when absent."""
+        values = self.parts.get(key)
+        return float(np.median(values)) if values else float("nan")
 
     @property
     def throughput(self) -> float:
@@ -317,38 +328,42 @@ class Run:
 async def _http_run(
     base: str, path: str, bodies: list[dict[str, Any]], concurrency: int, sink: list[Any] | None = None
 ) -> Run:
+    """POST `bodies` to `path` from `concurrency` clients sharing a queue (keep-alive connections)."""
     import httpx
 
-    latencies: list[float] = []
-    errors = 0
+    run = Run(path, concurrency, [], 0.0)
     queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
     for item in enumerate(bodies):
         queue.put_nowait(item)
     results: list[Any] = [None] * len(bodies)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as client:
 
         async def worker() -> None:
-            nonlocal errors
             while not queue.empty():
                 i, body = queue.get_nowait()
                 t0 = time.perf_counter()
                 r = await client.post(path, json=body)
-                latencies.append((time.perf_counter() - t0) * 1000)
+                run.latencies_ms.append((time.perf_counter() - t0) * 1000)
                 if r.status_code != 200:
-                    errors += 1
+                    run.errors += 1
                     continue
-                results[i] = r.json()
+                results[i] = data = r.json()
+                for key, value in data.get("timings", {}).items():
+                    run.parts.setdefault(key, []).append(float(value))
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - t0
+        run.wall_s = time.perf_counter() - t0
     if sink is not None:
         sink.extend(results)
-    return Run(path, concurrency, latencies, wall, errors)
+    return run
 
 
 def _serve(home: Path, port: int) -> subprocess.Popen[str]:
+    """`govrag serve` on the data dir (anonymous, unlimited rate), once /readyz answers 200."""
+    import httpx
+
     env = {
         **os.environ,
         "GOVRAG_API__SECURITY__ANONYMOUS_RATE_PER_MINUTE": "0",
@@ -356,8 +371,6 @@ def _serve(home: Path, port: int) -> subprocess.Popen[str]:
     }
     cmd = [sys.executable, "-m", "govrag.cli", "serve", "--home", str(home), "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    import httpx
-
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -385,8 +398,18 @@ def _recall(found: list[list[str]], relevant: list[set[str]]) -> float:
     return sum(hits) / len(hits) if hits else float("nan")
 
 
+def _plan(questions: list[Question], requests: int, levels: Sequence[int]) -> list[list[str]]:
+    """For each concurrency level its own slice of questions (at least 8 per client), cycling if short."""
+    out, at = [], 0
+    for c in levels:
+        count = max(requests, 8 * c)
+        out.append([questions[(at + i) % len(questions)][0] for i in range(count)])
+        at += count
+    return out
+
+
 def measure_govrag(
-    workdir: Path, questions: list[tuple[str, str, set[str]]], requests: int, profile: bool
+    workdir: Path, questions: list[Question], requests: int, profile: bool
 ) -> tuple[list[Run], float]:
     """Start `govrag serve` on the data dir and measure /v1/search and /v1/query; also recall@10."""
     port = _free_port()
@@ -394,34 +417,25 @@ def measure_govrag(
     base = f"http://127.0.0.1:{port}"
     runs: list[Run] = []
     spy: subprocess.Popen[str] | None = None
+    plan = _plan(questions, requests, CONCURRENCY)
     try:
-        warm = [{"query": q} for q, _, _ in questions[:20]]
-        asyncio.run(_http_run(base, "/v1/search", warm, 2))
-        asyncio.run(_http_run(base, "/v1/query", [{"question": q} for q, _, _ in questions[:10]], 2))
+        warm = questions[-20:]
+        asyncio.run(_http_run(base, "/v1/search", [{"query": q} for q, _, _ in warm], 2))
+        asyncio.run(_http_run(base, "/v1/query", [{"question": q} for q, _, _ in warm[:10]], 2))
         if profile:
+            out = str(workdir / "profile.svg")
             spy = subprocess.Popen(
-                [
-                    "py-spy",
-                    "record",
-                    "-p",
-                    str(proc.pid),
-                    "-o",
-                    str(workdir / "profile.svg"),
-                    "--rate",
-                    "200",
-                    "--subprocesses",
-                ],
+                ["py-spy", "record", "-p", str(proc.pid), "-o", out, "--rate", "200"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1)
-        for endpoint, key in (("/v1/search", "query"), ("/v1/query", "question")):
-            for c in CONCURRENCY:
-                count = requests if c == 1 else max(requests, 8 * c)
-                bodies = [{key: questions[i % len(questions)][0]} for i in range(count)]
+        for endpoint in ("/v1/search", "/v1/query"):
+            for c, qs in zip(CONCURRENCY, plan, strict=True):
                 if endpoint == "/v1/search":
-                    for b in bodies:
-                        b["top_k"] = TOP_K
+                    bodies = [{"query": q, "top_k": TOP_K} for q in qs]
+                else:
+                    bodies = [{"question": q} for q in qs]
                 run = asyncio.run(_http_run(base, endpoint, bodies, c))
                 runs.append(run)
                 print(
@@ -431,13 +445,12 @@ def measure_govrag(
                 )
         # Quality: recall@10 of the relevant passage (a synthetic chunk counts for its base passage).
         found: list[Any] = []
-        asyncio.run(
-            _http_run(base, "/v1/search", [{"query": q, "top_k": TOP_K} for q, _, _ in questions], 4, found)
-        )
+        bodies = [{"query": q, "top_k": TOP_K} for q, _, _ in questions]
+        asyncio.run(_http_run(base, "/v1/search", bodies, 2, found))
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
-            spy.wait(timeout=60)
+            spy.wait(timeout=120)
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=60)
@@ -457,8 +470,27 @@ def _bases(workdir: Path) -> dict[str, str]:
     return out
 
 
+def _timed_pool(fn: Any, items: list[str], concurrency: int, name: str) -> Run:
+    """Call `fn(item)` for every item from `concurrency` threads; per-call latencies."""
+    run = Run(name, concurrency, [], 0.0)
+    lock = threading.Lock()
+
+    def one(item: str) -> None:
+        t = time.perf_counter()
+        fn(item)
+        elapsed = (time.perf_counter() - t) * 1000
+        with lock:
+            run.latencies_ms.append(elapsed)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, items))
+    run.wall_s = time.perf_counter() - t0
+    return run
+
+
 def measure_baseline(
-    workdir: Path, questions: list[tuple[str, str, set[str]]], requests: int
+    workdir: Path, questions: list[Question], requests: int
 ) -> tuple[list[Run], float, dict[str, str]]:
     """LlamaIndex VectorStoreIndex over qdrant-client local mode, same vectors, retriever top 10."""
     import warnings
@@ -466,21 +498,22 @@ def measure_baseline(
 
     from llama_index.core import StorageContext, VectorStoreIndex
     from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores import VectorStoreQuery
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.qdrant import QdrantVectorStore
     from qdrant_client import QdrantClient
 
     from indices.e5_convert import ensure_converted
 
-    versions = {
-        p: version(p)
-        for p in (
-            "llama-index-core",
-            "llama-index-vector-stores-qdrant",
-            "llama-index-embeddings-huggingface",
-            "qdrant-client",
-        )
-    }
+    names = (
+        "llama-index-core",
+        "llama-index-vector-stores-qdrant",
+        "llama-index-embeddings-huggingface",
+        "qdrant-client",
+        "sentence-transformers",
+        "torch",
+    )
+    versions = {p: version(p) for p in names}
     vectors = np.load(workdir / "vectors.npy")
     payloads = [json.loads(line) for line in (workdir / "payloads.jsonl").open(encoding="utf-8")]
     model_dir = ensure_converted(MODELS).path
@@ -507,30 +540,26 @@ def measure_baseline(
             for i, p in enumerate(payloads)
         ]
         index = VectorStoreIndex(nodes, storage_context=storage, embed_model=embed, insert_batch_size=2048)
-    print(f"  baseline loaded {len(nodes):,} nodes in {time.perf_counter() - t0:.0f} s", flush=True)
+        del nodes
+    print(f"  baseline loaded {len(payloads):,} nodes in {time.perf_counter() - t0:.0f} s", flush=True)
     retriever = index.as_retriever(similarity_top_k=TOP_K)
-    for q, _, _ in questions[:10]:
+    for q, _, _ in questions[-10:]:
         retriever.retrieve(q)
     runs: list[Run] = []
-    for c in (1, 4):
-        count = requests if c == 1 else max(requests, 8 * c)
-        qs = [questions[i % len(questions)][0] for i in range(count)]
-        latencies: list[float] = []
-        lock = threading.Lock()
-
-        def one(q: str) -> None:
-            t = time.perf_counter()
-            retriever.retrieve(q)
-            with lock:
-                latencies.append((time.perf_counter() - t) * 1000)
-
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(c) as pool:
-            list(pool.map(one, qs))
-        run = Run("baseline retrieve", c, latencies, time.perf_counter() - t0)
+    for c, qs in zip((1, 4), _plan(questions, requests, (1, 4)), strict=True):
+        run = _timed_pool(retriever.retrieve, qs, c, "baseline")
+        if c == 1:  # where its time goes: query embedding, then the vector store
+            for q in qs[:40]:
+                t = time.perf_counter()
+                vec = embed.get_query_embedding(q)
+                t1 = time.perf_counter()
+                store.query(VectorStoreQuery(query_embedding=vec, similarity_top_k=TOP_K))
+                run.parts.setdefault("embed", []).append((t1 - t) * 1000)
+                run.parts.setdefault("search", []).append((time.perf_counter() - t1) * 1000)
         runs.append(run)
         print(
-            f"  baseline c={c}: p50 {run.pct(50):.1f} ms, p95 {run.pct(95):.1f} ms, {run.throughput:.1f} req/s",
+            f"  baseline c={c}: p50 {run.pct(50):.1f} ms, p95 {run.pct(95):.1f} ms, "
+            f"{run.throughput:.1f} req/s",
             flush=True,
         )
     found = [[n.node.metadata["base"] for n in retriever.retrieve(q)] for q, _, _ in questions]
@@ -552,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000, help="chunks in the index")
     ap.add_argument("--requests", type=int, default=120, help="requests per run (at least 8 per client)")
-    ap.add_argument("--questions", type=int, default=300, help="distinct eval questions used")
+    ap.add_argument("--questions", type=int, default=500, help="distinct eval questions used")
     ap.add_argument("--workdir", type=Path, default=None, help="keep/reuse the built data here")
     ap.add_argument("--profile", action="store_true", help="py-spy the server during the runs")
     ap.add_argument("--skip-baseline", action="store_true")
@@ -578,26 +607,58 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("measuring the LlamaIndex baseline ...", flush=True)
         base_runs, base_recall, versions = measure_baseline(workdir, questions, args.requests)
 
+    _report(stats, runs, recall, base_runs, base_recall, versions)
+
+
+def _report(
+    stats: dict[str, Any],
+    runs: list[Run],
+    recall: float,
+    base_runs: list[Run],
+    base_recall: float,
+    versions: dict[str, str],
+) -> None:
     print()
     print(
         f"index: {stats['n']:,} chunks ({stats['real_chunks']:,} real, embedded at "
         f"{stats['embed_per_s']:.0f} chunks/s; the rest synthetic, see module docstring)"
     )
-    header = f"{'contender':<34}{'clients':>8}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>8}{'errors':>8}"
+    header = f"{'contender':<36}{'clients':>8}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>8}{'errors':>8}"
     print(header)
     print("-" * len(header))
     for r in [*runs, *base_runs]:
         name = f"govrag {r.name} (HTTP)" if r.name.startswith("/") else "llama-index retriever (in-process)"
         print(
-            f"{name:<34}{r.concurrency:>8}{r.pct(50):>9.1f}{r.pct(95):>9.1f}{r.throughput:>8.1f}{r.errors:>8}"
+            f"{name:<36}{r.concurrency:>8}{r.pct(50):>9.1f}{r.pct(95):>9.1f}{r.throughput:>8.1f}{r.errors:>8}"
+        )
+    search1 = next(r for r in runs if r.name == "/v1/search" and r.concurrency == 1)
+    query1 = next(r for r in runs if r.name == "/v1/query" and r.concurrency == 1)
+    print("\nwhere the time goes at 1 client (medians, ms):")
+    print(
+        f"  govrag /v1/search: question embedding {search1.part('embed'):.1f}, index search "
+        f"{search1.part('search'):.1f}, language id {search1.part('detect'):.1f}"
+    )
+    print(
+        f"  govrag /v1/query:  question embedding {query1.part('retrieve_embed'):.1f}, index search "
+        f"{query1.part('retrieve_search'):.1f}, extractive answer {query1.part('generate_ms'):.1f}"
+    )
+    speedup = index_speedup = float("nan")
+    if base_runs:
+        b = base_runs[0]
+        print(
+            f"  baseline retrieve:  question embedding {b.part('embed'):.1f}, "
+            f"vector store {b.part('search'):.1f}"
+        )
+        speedup = b.pct(50) / search1.pct(50)
+        index_speedup = b.part("search") / search1.part("search")
+        print(
+            f"end-to-end search speedup (p50, HTTP included for govrag only): {speedup:.1f}x; "
+            f"index part alone: {index_speedup:.1f}x"
         )
     print(f"recall@10 of the relevant passage: govrag hybrid {recall:.3f}, baseline dense {base_recall:.3f}")
     if versions:
-        print("baseline versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    search1 = next(r for r in runs if r.name == "/v1/search" and r.concurrency == 1)
-    query1 = next(r for r in runs if r.name == "/v1/query" and r.concurrency == 1)
-    speedup = base_runs[0].pct(50) / search1.pct(50) if base_runs else float("nan")
-    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
         f"RESULT search_p50_ms={search1.pct(50):.1f} query_p50_ms={query1.pct(50):.1f} "
         f"speedup_ratio={speedup:.1f}"
