@@ -86,6 +86,7 @@ class Answer:
     sources: list[Hit]
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    generator_errors: list[str] = field(default_factory=list)  # kinds of generator failures (for metrics)
 
 
 def source_dict(n: int, hit: Hit) -> dict[str, Any]:
@@ -115,7 +116,7 @@ class AnswerService:
         self.generator = generator
         self.extractive = ExtractiveAnswerer(settings.extractive, embedder)
 
-    async def _standalone(self, q: Question, warnings: list[str]) -> str:
+    async def _standalone(self, q: Question, warnings: list[str], errors: list[str]) -> str:
         if not q.history or not self.settings.rewrite_followups:
             return q.text
         if self.generator is not None:
@@ -125,7 +126,9 @@ class AnswerService:
                 if rewritten:
                     return rewritten
             except GeneratorError as exc:
-                warnings.append(f"follow-up rewrite skipped: {exc}")
+                logger.warning("follow-up rewrite failed, retrieving with the previous turn: %s", exc)
+                warnings.append(f"follow-up rewrite skipped: generator failed ({exc.kind})")
+                errors.append(exc.kind)
         # Without an LLM: retrieve with the previous user turn as context.
         previous = [t["content"] for t in q.history if t.get("role") == "user"]
         return f"{previous[-1]} {q.text}" if previous else q.text
@@ -135,8 +138,9 @@ class AnswerService:
         t_start = time.perf_counter()
         query_id = uuid.uuid4().hex
         warnings: list[str] = []
+        errors: list[str] = []
         timings: dict[str, float] = {}
-        standalone = await self._standalone(q, warnings)
+        standalone = await self._standalone(q, warnings, errors)
         k = q.top_k or self.settings.top_k
         retrieved: RetrievalResult = await anyio.to_thread.run_sync(
             lambda: self.retriever.search(standalone, k=k, flt=q.search_filter())
@@ -162,8 +166,10 @@ class AnswerService:
                 encode = self.embedder.embed_passages
                 verified = await anyio.to_thread.run_sync(lambda: verify(text, sources, encode))
             except GeneratorError as exc:
+                # the details (hosts, server messages) go to the log, the caller gets the kind only
                 logger.warning("generator failed, answering extractively: %s", exc)
-                warnings.append(f"generator unavailable, extractive answer instead: {exc}")
+                warnings.append(f"generator unavailable, extractive answer instead ({exc.kind})")
+                errors.append(exc.kind)
                 verified = None
         if verified is None and sources:
             ext = await anyio.to_thread.run_sync(
@@ -175,6 +181,7 @@ class AnswerService:
         answer = self._finish(query_id, q, standalone, language, verified, generator_name, sources, warnings)
         timings["total_ms"] = (time.perf_counter() - t_start) * 1000
         answer.timings = {**timings, **answer.timings}
+        answer.generator_errors = errors
         yield "done", {"answer": answer}
 
     def _finish(

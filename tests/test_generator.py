@@ -266,16 +266,18 @@ def test_stream_broken_mid_way_raises_unavailable_after_partial_text(h: Harness)
         finally:
             await gen.aclose()
 
-    with pytest.raises(GeneratorUnavailable, match="broke the stream"):
+    with pytest.raises(GeneratorUnavailable, match="broke the stream") as broke:
         run(go())
+    assert broke.value.kind == "stream_broken"
     assert "".join(received) == "Partial"
     assert len(h.server.requests) == 1  # text was shown: no silent retry
 
 
 def test_stream_error_event_raises_unavailable(h: Harness) -> None:
     h.server.script(StreamReply(deltas=["a", "b"], error_after=1))
-    with pytest.raises(GeneratorUnavailable, match="fake engine died"):
+    with pytest.raises(GeneratorUnavailable, match="fake engine died") as died:
         run(_collect(h.make()))
+    assert died.value.kind == "server_error"
 
 
 def test_stream_can_be_closed_early(h: Harness) -> None:
@@ -328,8 +330,9 @@ def test_retry_after_header_is_honoured_up_to_the_cap(h: Harness) -> None:
 def test_retries_exhausted_raise_unavailable_with_last_error(h: Harness) -> None:
     h.server.script(*[ErrorReply(503, "engine overloaded")] * 3)
     gen = h.make(max_retries=2)
-    with pytest.raises(GeneratorUnavailable, match=r"3 attempt\(s\): HTTP 503: engine overloaded"):
+    with pytest.raises(GeneratorUnavailable, match=r"3 attempt\(s\): HTTP 503: engine overloaded") as failed:
         _complete(gen)
+    assert failed.value.kind == "http_503"
     assert len(h.server.requests) == 3
     assert gen.breaker.consecutive_failures == 1
 
@@ -344,6 +347,7 @@ def test_context_length_400_is_not_retried_and_keeps_vllm_message(h: Harness) ->
     with pytest.raises(GeneratorRequestError) as info:
         _complete(gen)
     assert info.value.status_code == 400
+    assert info.value.kind == "http_400"
     assert info.value.server_message == vllm_message
     assert "shorten the prompt" in str(info.value)
     assert len(h.server.requests) == 1
@@ -368,16 +372,18 @@ def _closed_port_url() -> str:
 
 def test_connection_refused_is_retried_then_unavailable(h: Harness) -> None:
     gen = h.make(base_url=_closed_port_url(), max_retries=2)
-    with pytest.raises(GeneratorUnavailable, match="ConnectError"):
+    with pytest.raises(GeneratorUnavailable, match="ConnectError") as refused:
         _complete(gen)
+    assert refused.value.kind == "unreachable"
     assert len(h.sleeps) == 2
 
 
 def test_read_timeout_is_unavailable_and_not_retried(h: Harness) -> None:
     h.server.script(Hang(), Reply(content="too late"))
     gen = h.make(read_timeout_s=0.3, max_retries=3)
-    with pytest.raises(GeneratorUnavailable, match="read_timeout_s"):
+    with pytest.raises(GeneratorUnavailable, match="read_timeout_s") as timed_out:
         _complete(gen)
+    assert timed_out.value.kind == "timeout"
     assert len(h.server.requests) == 1
     assert h.server.pending == 1
 
@@ -399,8 +405,9 @@ def test_breaker_opens_fails_fast_then_half_opens(h: Harness) -> None:
                 await gen.complete(MESSAGES)
         seen.append(gen.breaker.state.value)
         sent = len(h.server.requests)
-        with pytest.raises(GeneratorUnavailable, match="circuit breaker is open"):
+        with pytest.raises(GeneratorUnavailable, match="circuit breaker is open") as open_:
             await gen.complete(MESSAGES)
+        assert open_.value.kind == "circuit_open"
         assert len(h.server.requests) == sent  # failed fast, the server saw nothing
         h.clock.now += 29.0
         seen.append(gen.breaker.state.value)

@@ -92,6 +92,9 @@ def query_response(answer: Answer) -> QueryResponse:
 
 async def _after_answer(services: Services, caller: Principal, answer: Answer) -> None:
     services.metrics.observe_query(answer.generator, answer.grounded, answer.refused)
+    if services.generator is not None:
+        for kind in answer.generator_errors:
+            services.metrics.observe_generator_error(services.generator.name, kind)
     if services.audit is not None:
         audit = services.audit
         await anyio.to_thread.run_sync(

@@ -29,7 +29,16 @@ class GenerationResult:
 
 
 class GeneratorError(Exception):
-    """Base class for generator errors; the message says what failed and what to check."""
+    """Base class for generator errors; the message says what failed and what to check.
+
+    The message may name internal hosts and echo the server's words: it is for logs and operators. `kind`
+    is a short, safe label (`timeout`, `unreachable`, `http_503`, `circuit_open`, `bad_response`,
+    `stream_broken`, `server_error`) for API callers and metrics.
+    """
+
+    def __init__(self, message: str, *, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class GeneratorUnavailable(GeneratorError):
@@ -48,7 +57,7 @@ class GeneratorRequestError(GeneratorError):
     """
 
     def __init__(self, message: str, *, status_code: int, server_message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, kind=f"http_{status_code}")
         self.status_code = status_code
         self.server_message = server_message
 

@@ -72,7 +72,8 @@ class CircuitBreaker:
         raise GeneratorUnavailable(
             f"{self.name} circuit breaker is open after {self._failures} consecutive failures; "
             f"not calling the server for another {wait:.0f} s (a trial call is let through then). "
-            "Check that the LLM server is running and reachable."
+            "Check that the LLM server is running and reachable.",
+            kind="circuit_open",
         )
 
     def record_success(self) -> None:

@@ -111,7 +111,8 @@ class OpenAICompatGenerator:
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise GeneratorUnavailable(
                 f"{self._url} answered HTTP 200 with an unreadable body ({exc!r}): "
-                f"{response.text[:200]!r}; is base_url an OpenAI-compatible server?"
+                f"{response.text[:200]!r}; is base_url an OpenAI-compatible server?",
+                kind="bad_response",
             ) from exc
         finish_reason = choice.get("finish_reason")
         text = self._answer_text(message.get("content"), reasoning_text(message), finish_reason)
@@ -245,6 +246,7 @@ class OpenAICompatGenerator:
         self, body: dict[str, Any], *, stream: bool, attempts: int
     ) -> httpx.Response:
         last = "no attempt made"
+        kind = "unreachable"
         for attempt in range(attempts):
             retry_after: float | None = None
             request = self._client.build_request("POST", "chat/completions", json=body)
@@ -254,10 +256,12 @@ class OpenAICompatGenerator:
                 raise GeneratorUnavailable(
                     f"{self._url} did not answer within read_timeout_s={self.settings.read_timeout_s} s "
                     f"({type(exc).__name__}); the server is overloaded or the answer too long "
-                    "(raise generator.read_timeout_s or lower max_tokens)"
+                    "(raise generator.read_timeout_s or lower max_tokens)",
+                    kind="timeout",
                 ) from exc
             except _CONNECTION_ERRORS as exc:
                 last = f"{type(exc).__name__}: {exc}"
+                kind = "unreachable"
             else:
                 if response.status_code < 400:
                     return response
@@ -274,6 +278,7 @@ class OpenAICompatGenerator:
                         server_message=message,
                     )
                 last = f"HTTP {status}: {message}"
+                kind = f"http_{status}"
                 retry_after = retry_after_seconds(response)
             if attempt + 1 < attempts:
                 delay = self._backoff(attempt, retry_after)
@@ -288,7 +293,8 @@ class OpenAICompatGenerator:
                 await self._sleep(delay)
         raise GeneratorUnavailable(
             f"{self._url} failed after {attempts} attempt(s): {last}. Check that the LLM server is running "
-            "(generator.base_url) and not overloaded."
+            "(generator.base_url) and not overloaded.",
+            kind=kind,
         )
 
 
@@ -354,11 +360,14 @@ class GenerationStream:
         except httpx.TimeoutException as exc:
             gen.breaker.record_failure()
             raise GeneratorUnavailable(
-                f"{gen._url} stopped streaming for more than read_timeout_s={gen.settings.read_timeout_s} s"
+                f"{gen._url} stopped streaming for more than read_timeout_s={gen.settings.read_timeout_s} s",
+                kind="timeout",
             ) from exc
         except httpx.TransportError as exc:
             gen.breaker.record_failure()
-            raise GeneratorUnavailable(f"{gen._url} broke the stream: {type(exc).__name__}: {exc}") from exc
+            raise GeneratorUnavailable(
+                f"{gen._url} broke the stream: {type(exc).__name__}: {exc}", kind="stream_broken"
+            ) from exc
         finally:
             await response.aclose()
 
@@ -366,13 +375,17 @@ class GenerationStream:
         try:
             chunk = json.loads(payload)
         except ValueError as exc:
-            raise GeneratorUnavailable(f"unreadable stream chunk {payload[:200]!r}") from exc
+            raise GeneratorUnavailable(
+                f"unreadable stream chunk {payload[:200]!r}", kind="bad_response"
+            ) from exc
         if not isinstance(chunk, dict):
-            raise GeneratorUnavailable(f"unexpected stream chunk {payload[:200]!r}")
+            raise GeneratorUnavailable(f"unexpected stream chunk {payload[:200]!r}", kind="bad_response")
         if chunk.get("error"):
             error = chunk["error"]
             message = error.get("message") if isinstance(error, dict) else str(error)
-            raise GeneratorUnavailable(f"the server reported an error mid-stream: {message}")
+            raise GeneratorUnavailable(
+                f"the server reported an error mid-stream: {message}", kind="server_error"
+            )
         if chunk.get("model"):
             self.model = str(chunk["model"])
         if chunk.get("usage"):
