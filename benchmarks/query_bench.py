@@ -585,6 +585,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--workdir", type=Path, default=None, help="keep/reuse the built data here")
     ap.add_argument("--profile", action="store_true", help="py-spy the server during the runs")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--build-only", action="store_true", help="build --workdir's data and stop")
     ap.add_argument(
         "--real-max", type=int, default=None, help="ingest only this many eval passages (smoke runs)"
     )
@@ -598,6 +599,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"workdir {workdir}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     stats = build(workdir, args.n, args.real_max)
+    if args.build_only:
+        print(f"built {stats['n']:,} chunks in {workdir}")
+        return
     questions = _questions(args.questions)
     print("measuring govrag over HTTP ...", flush=True)
     runs, recall = measure_govrag(workdir, questions, args.requests, args.profile)

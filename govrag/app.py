@@ -21,11 +21,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 import govrag
-from govrag.components import Components, open_components
+from govrag.components import Components, make_retriever, open_components
 from govrag.settings import Settings
 from indices.embedder import Embedder
 from indices.errors import IndexError_, IndexNotFoundError
-from indices.language import LanguageDetector
 from indices.registry import open_index
 from indices.sparse import SparseEncoder
 from rag.answering import AnswerService
@@ -97,8 +96,7 @@ def _open_services(
     generator = build_generator(settings.generator)
     # Concurrent requests share forward passes of the model (rag.embed_batcher).
     embedder = cast(Embedder, BatchingEmbedder(comps.embedder, max_items=api.embed_batch))
-    retriever = Retriever(embedder, comps.sparse, index, LanguageDetector(settings.language),
-                          prefetch=settings.index.prefetch)
+    retriever = make_retriever(settings, comps, embedder)
     prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
     _warm_up(retriever)
     services.index = index

@@ -226,9 +226,8 @@ def _print_hits(query: str, res: Any, as_json: bool) -> None:
 
 
 def _run_searches(settings: Settings, queries: list[str], k: int, mode: str, flt: Any, as_json: bool) -> None:
-    from indices.language import LanguageDetector
+    from govrag.components import make_retriever
     from indices.schema import SearchMode
-    from rag.retrieval import Retriever
 
     try:
         search_mode = SearchMode(mode)
@@ -236,8 +235,7 @@ def _run_searches(settings: Settings, queries: list[str], k: int, mode: str, flt
         raise _fail(f"--mode must be one of hybrid, dense, bm25; got {mode!r}") from exc
     comps = _open(settings, create=False)
     try:
-        retriever = Retriever(comps.embedder, comps.sparse, comps.index, LanguageDetector(settings.language),
-                              prefetch=settings.index.prefetch)
+        retriever = make_retriever(settings, comps)
         for query in queries:
             _print_hits(query, retriever.search(query, k=k, mode=search_mode, flt=flt), as_json)
     finally:
@@ -276,18 +274,16 @@ def ask(
     """Answer a question with verified citations (extractive unless an LLM endpoint is configured)."""
     import anyio
 
-    from indices.language import LanguageDetector
+    from govrag.components import make_retriever
     from rag.answering import AnswerService, Question
     from rag.generators import build_generator
     from rag.prompting import PromptBuilder, TokenCounter
-    from rag.retrieval import Retriever
 
     settings = _settings(config, home)
     comps = _open(settings, create=False)
     generator = build_generator(settings.generator)
     try:
-        retriever = Retriever(comps.embedder, comps.sparse, comps.index, LanguageDetector(settings.language),
-                              prefetch=settings.index.prefetch)
+        retriever = make_retriever(settings, comps)
         prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
         service = AnswerService(settings.answer, retriever, comps.embedder, prompts, generator)
 

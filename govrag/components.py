@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from govrag.settings import Settings
 from indices.embedder import Embedder
 from indices.registry import open_index
 from indices.sparse import SparseEncoder
 from indices.vector_index import VectorIndex
+
+if TYPE_CHECKING:
+    from rag.retrieval import Retriever
 
 logger = logging.getLogger(__name__)
 
@@ -52,5 +56,26 @@ def open_components(settings: Settings, *, create: bool, with_index: bool = True
     """
     embedder = Embedder(settings.embedder, settings.models_dir)
     sparse = SparseEncoder(settings.sparse)
-    index = open_index(settings.index, embedder.identity, settings.home, create=create) if with_index else None
+    index = (
+        open_index(settings.index, embedder.identity, settings.home, create=create) if with_index else None
+    )
     return Components(embedder=embedder, sparse=sparse, index=index)
+
+
+def make_retriever(settings: Settings, comps: Components, embedder: Any = None) -> Retriever:
+    """The retriever over opened components (`embedder` overrides theirs, e.g. a batching wrapper), with
+    the configured cross-encoder reranker when `rerank.model` is set."""
+    from indices.language import LanguageDetector
+    from rag.rerank import build_reranker
+    from rag.retrieval import Retriever
+
+    if comps.index is None:
+        raise ValueError("make_retriever needs components opened with their index")
+    return Retriever(
+        embedder if embedder is not None else comps.embedder,
+        comps.sparse,
+        comps.index,
+        LanguageDetector(settings.language),
+        prefetch=settings.index.prefetch,
+        reranker=build_reranker(settings.rerank),
+    )

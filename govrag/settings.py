@@ -29,6 +29,7 @@ from ingest.settings import IngestSettings
 from rag.answering import AnswerSettings
 from rag.api.settings import ApiSettings
 from rag.generators.settings import GeneratorSettings
+from rag.rerank import RerankSettings
 
 
 class Settings(BaseSettings):
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     language: LanguageSettings = Field(default_factory=LanguageSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    rerank: RerankSettings = Field(default_factory=RerankSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

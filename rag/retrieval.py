@@ -13,6 +13,7 @@ from indices.language import LanguageDetector
 from indices.schema import Hit, SearchFilter, SearchMode, SearchQuery
 from indices.sparse import SparseEncoder
 from indices.vector_index import VectorIndex
+from rag.rerank import CrossEncoderReranker
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +38,14 @@ class Retriever:
         index: VectorIndex,
         detector: LanguageDetector,
         prefetch: int = 50,
+        reranker: CrossEncoderReranker | None = None,
     ) -> None:
         self.embedder = embedder
         self.sparse = sparse
         self.index = index
         self.detector = detector
         self.prefetch = prefetch
+        self.reranker = reranker
 
     def search(
         self,
@@ -68,17 +71,22 @@ class Retriever:
             timings["embed"] = (time.perf_counter() - t0) * 1000
         if mode in (SearchMode.HYBRID, SearchMode.BM25):
             sparse = self.sparse.encode_query(question)
+        # with a reranker the index returns its candidates (still filtered inside the index) and the
+        # cross-encoder picks the best k of them
+        limit = max(k, self.reranker.settings.candidates) if self.reranker is not None else k
         t0 = time.perf_counter()
         hits = self.index.search(
             SearchQuery(
                 dense=dense,
                 sparse=sparse,
-                limit=k,
+                limit=limit,
                 mode=mode,
                 filter=flt or SearchFilter(),
                 one_per_doc=one_per_doc,
-                prefetch=max(self.prefetch, k * 3),
+                prefetch=max(self.prefetch, limit * 3),
             )
         )
         timings["search"] = (time.perf_counter() - t0) * 1000
+        if self.reranker is not None and hits:
+            hits, timings["rerank"] = self.reranker.rerank(question, hits, k)
         return RetrievalResult(hits=hits, language=language, timings_ms=timings, query_vector=qvec)
