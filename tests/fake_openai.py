@@ -146,7 +146,12 @@ class FakeOpenAIServer:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False
+            self.app,
+            log_config=None,  # leave the process's logging as the other tests expect it
+            log_level=None,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            access_log=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)

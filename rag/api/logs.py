@@ -80,7 +80,8 @@ def configure_logging(
 
     Calling it again replaces the handler it installed before (other handlers are kept, but each of them
     gets a `RedactingFilter` too). `stream` defaults to stderr. With `capture_uvicorn`, uvicorn's loggers
-    lose their own handlers and propagate to the root, so their lines are redacted and in the same format.
+    lose their own handlers and levels and propagate to the root, so their lines are redacted, in the same
+    format and at the same level.
     """
     if isinstance(level, str):
         numeric = logging.getLevelName(level.upper())
@@ -104,4 +105,5 @@ def configure_logging(
             uv = logging.getLogger(name)
             uv.handlers.clear()
             uv.propagate = True
+            uv.setLevel(logging.NOTSET)  # the root's level decides (uvicorn.Config may have set its own)
     return handler
