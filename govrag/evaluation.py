@@ -158,26 +158,19 @@ def scan_corpus(files: Sequence[Path]) -> CorpusInfo:
     return CorpusInfo(list(files), sha, langs, parallel)
 
 
+def _git(cwd: Path, *args: str) -> str:
+    """The stripped output of `git <args>` run in `cwd` (raises when git fails or times out)."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+    ).stdout.strip()
+
+
 def git_commit(repo: Path | None = None) -> str:
     """`git describe`-like id of the code being evaluated: commit, plus "-dirty" when files changed."""
     cwd = repo or Path(__file__).resolve().parents[1]
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        head = _git(cwd, "rev-parse", "--short=12", "HEAD")
+        dirty = _git(cwd, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from indices import index_base as base
 from indices.errors import IndexCorruptError, IndexNotFoundError
 from indices.filters import FilterSpec, payload_index_plan, to_edge_filter
 from indices.folder_lock import FolderLock, locked_error
@@ -36,23 +37,15 @@ logger = logging.getLogger(__name__)
 META_NAME = "index.json"
 SHARD_NAME = "shard"
 FORMAT_VERSION = 1
-_SCROLL_PAGE = 1000
 
 
 def _edge() -> Any:
     """The qdrant_edge module, imported on first use."""
-    try:
-        import qdrant_edge
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the embedded index needs Qdrant Edge: pip install qdrant-edge-py==0.9.0 "
-            "(or set index.backend='server')"
-        ) from exc
-    return qdrant_edge
-
-
-def _sparse(qe: Any, vec: SparseVec) -> Any:
-    return qe.SparseVector(list(vec.indices), [float(v) for v in vec.values])
+    return base.import_backend(
+        "qdrant_edge",
+        "the embedded index needs Qdrant Edge: pip install qdrant-edge-py==0.9.0 "
+        "(or set index.backend='server')",
+    )
 
 
 def _write_meta(path: Path, identity: EmbedderIdentity) -> None:
@@ -95,21 +88,11 @@ class EdgeIndex(QdrantIndexBase):
         self, folder: Path, shard: Any, lock: FolderLock, identity: EmbedderIdentity, settings: IndexSettings
     ) -> None:
         """Wrap an opened shard; use `EdgeIndex.open` to open or create one."""
-        super().__init__(
-            identity,
-            rrf_k=settings.rrf_k,
-            upsert_batch=settings.upsert_batch,
-            overfetch=settings.overfetch,
-            fusion=settings.fusion,
-            bm25_weight=settings.bm25_weight,
-        )
+        super().__init__(identity, settings)
         self.folder = folder
         self._shard: Any = shard
         self._lock = lock
         self._qe = _edge()
-        self._hnsw_ef = settings.hnsw_ef
-        self._quantized = settings.quantization == "int8"
-        self._oversampling = settings.oversampling
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -185,12 +168,7 @@ class EdgeIndex(QdrantIndexBase):
         return qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=identity.dim, distance=qe.Distance.Cosine)},
             sparse_vectors={BM25: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            hnsw_config=qe.HnswIndexConfig(
-                m=settings.hnsw_m,
-                ef_construct=settings.hnsw_ef_construct,
-                full_scan_threshold=settings.full_scan_threshold_kb,
-                max_indexing_threads=settings.indexing_threads,
-            ),
+            hnsw_config=qe.HnswIndexConfig(**base.hnsw_options(settings)),
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=settings.indexing_threshold_kb),
             quantization_config=(
                 qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
@@ -252,7 +230,7 @@ class EdgeIndex(QdrantIndexBase):
                 p.record.point_id,
                 {
                     DENSE: p.dense if isinstance(p.dense, list) else [float(x) for x in p.dense],
-                    BM25: _sparse(qe, p.sparse),
+                    BM25: base.sparse_vector(qe.SparseVector, p.sparse),
                 },
                 p.record.payload(),
             )
@@ -261,58 +239,44 @@ class EdgeIndex(QdrantIndexBase):
         self._shard.update(qe.UpdateOperation.upsert_points(batch))
 
     def _delete(self, spec: FilterSpec) -> None:
-        flt = to_edge_filter(spec)
-        if spec.matches_nothing:
-            return
-        if flt is None:
-            raise ValueError("refusing to delete with an empty filter (it would delete every point)")
-        self._shard.update(self._qe.UpdateOperation.delete_points_by_filter(flt))
+        flt = base.delete_filter(spec, to_edge_filter)
+        if flt is not None:
+            self._shard.update(self._qe.UpdateOperation.delete_points_by_filter(flt))
 
     def _count(self, spec: FilterSpec) -> int:
         return int(self._shard.count(self._qe.CountRequest(exact=True, filter=to_edge_filter(spec))))
 
     def _scroll(self, spec: FilterSpec, fields: list[str] | None) -> Iterator[dict[str, Any]]:
         qe, flt = self._qe, to_edge_filter(spec)
-        offset: Any = None
-        while True:
-            records, offset = self._shard.scroll(
-                qe.ScrollRequest(
-                    offset=offset,
-                    limit=_SCROLL_PAGE,
-                    filter=flt,
-                    with_payload=fields if fields is not None else True,
-                    with_vector=False,
-                )
+
+        def page(offset: Any) -> Any:
+            request = qe.ScrollRequest(
+                offset=offset,
+                limit=base.SCROLL_PAGE,
+                filter=flt,
+                with_payload=base.payload_fields(fields),
+                with_vector=False,
             )
-            for rec in records:
-                yield dict(rec.payload or {})
-            if offset is None:
-                return
+            return self._shard.scroll(request)
+
+        yield from base.scroll_payloads(page)
 
     def _doc_counts(self, spec: FilterSpec, limit: int) -> dict[str, int]:
         req = self._qe.FacetRequest(
             key="doc_id", limit=max(1, limit), exact=True, filter=to_edge_filter(spec)
         )
-        # the facet can still list a deleted document with count 0 until the segment is optimized
-        return {str(h.value): int(h.count) for h in self._shard.facet(req).hits if h.count > 0}
+        return base.facet_counts(self._shard.facet(req).hits)
 
     def _retrieve(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        records = self._shard.retrieve(ids, with_payload=True, with_vector=False)
-        return {str(r.id): dict(r.payload or {}) for r in records}
+        return base.payloads_by_id(self._shard.retrieve(ids, with_payload=True, with_vector=False))
 
     def _params(self, exact: bool) -> Any:
-        qe = self._qe
-        quant = (
-            qe.QuantizationSearchParams(ignore=exact, rescore=True, oversampling=self._oversampling)
-            if self._quantized
-            else None
-        )
-        return qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact, quantization=quant)
+        return self._search_params(self._qe, exact)
 
     def _vector_query(self, using: str, vector: list[float] | SparseVec) -> Any:
-        vec = _sparse(self._qe, vector) if isinstance(vector, SparseVec) else vector
+        vec = base.sparse_vector(self._qe.SparseVector, vector) if isinstance(vector, SparseVec) else vector
         return self._qe.Query.Nearest(vec, using=using)
 
     def _nearest(
@@ -329,9 +293,9 @@ class EdgeIndex(QdrantIndexBase):
             query=self._vector_query(using, vector),
             filter=to_edge_filter(spec),
             params=self._params(exact),
-            with_payload=fields if fields is not None else True,
+            with_payload=base.payload_fields(fields),
         )
-        return [(str(p.id), float(p.score), dict(p.payload or {})) for p in self._shard.query(req)]
+        return base.raw_hits(self._shard.query(req))
 
     def _fused(
         self,
@@ -354,6 +318,6 @@ class EdgeIndex(QdrantIndexBase):
             ],
             query=qe.Fusion.Rrf(k=self.rrf_k),
             filter=flt,
-            with_payload=fields if fields is not None else True,
+            with_payload=base.payload_fields(fields),
         )
-        return [(str(p.id), float(p.score), dict(p.payload or {})) for p in self._shard.query(req)]
+        return base.raw_hits(self._shard.query(req))

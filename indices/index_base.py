@@ -28,7 +28,8 @@ Search plan:
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+import importlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from indices.errors import EmbedderMismatchError
@@ -41,6 +42,7 @@ from indices.filters import (
     exclude_docs_spec,
     stale_spec,
 )
+from indices.registry import IndexSettings
 from indices.schema import (
     ChunkRecord,
     DocumentState,
@@ -59,6 +61,82 @@ RawHit = tuple[str, float, dict[str, Any]]
 
 DENSE = "dense"
 BM25 = "bm25"
+#: Points per scroll request.
+SCROLL_PAGE = 1000
+
+
+# ---------------------------------------------------------------------- helpers for the adapters
+# The two libraries name their types alike (SparseVector, SearchParams, ...) and return records and
+# scored points with the same `id`, `score` and `payload` attributes: what only differs by the library
+# object is written here once, the library passed in.
+
+
+def import_backend(module: str, missing: str) -> Any:
+    """The backend library `module`, imported on first use; `missing` says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(missing) from exc
+
+
+def hnsw_options(settings: IndexSettings) -> dict[str, Any]:
+    """The HNSW build parameters of `settings`, as keyword arguments of either library's HNSW config."""
+    return {
+        "m": settings.hnsw_m,
+        "ef_construct": settings.hnsw_ef_construct,
+        "full_scan_threshold": settings.full_scan_threshold_kb,
+        "max_indexing_threads": settings.indexing_threads,
+    }
+
+
+def sparse_vector(sparse_cls: Any, vec: SparseVec) -> Any:
+    """`vec` as the library's `SparseVector` class `sparse_cls`."""
+    return sparse_cls(indices=list(vec.indices), values=[float(v) for v in vec.values])
+
+
+def payload_fields(fields: list[str] | None) -> list[str] | bool:
+    """The `with_payload` argument: these fields, or the whole payload when `fields` is None."""
+    return fields if fields is not None else True
+
+
+def delete_filter(spec: FilterSpec, convert: Callable[[FilterSpec], Any]) -> Any:
+    """`convert(spec)` for a delete: None when `spec` matches nothing (nothing to delete).
+
+    Raises `ValueError` for a spec without any condition, which would delete every point."""
+    flt = convert(spec)
+    if spec.matches_nothing:
+        return None
+    if flt is None:
+        raise ValueError("refusing to delete with an empty filter (it would delete every point)")
+    return flt
+
+
+def scroll_payloads(fetch: Callable[[Any], tuple[Iterable[Any], Any]]) -> Iterator[dict[str, Any]]:
+    """The payloads of a scroll, page by page: `fetch(offset)` returns (records, next offset or None)."""
+    offset: Any = None
+    while True:
+        records, offset = fetch(offset)
+        for rec in records:
+            yield dict(rec.payload or {})
+        if offset is None:
+            return
+
+
+def payloads_by_id(records: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """Point id -> payload of retrieved records."""
+    return {str(r.id): dict(r.payload or {}) for r in records}
+
+
+def raw_hits(points: Iterable[Any]) -> list[RawHit]:
+    """Scored points as `RawHit`s."""
+    return [(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+
+
+def facet_counts(hits: Iterable[Any]) -> dict[str, int]:
+    """Value -> count of facet hits, leaving out zero counts.
+
+    A facet can still list a deleted document with count 0 until its segment is optimized."""
+    return {str(h.value): int(h.count) for h in hits if h.count > 0}
 
 
 def identity_from_dict(raw: Any) -> EmbedderIdentity | None:
@@ -128,17 +206,9 @@ def zscore_fuse(lists: Sequence[tuple[float, Sequence[RawHit], bool]]) -> list[R
 class QdrantIndexBase(abc.ABC):
     """Shared implementation of the `VectorIndex` port over Qdrant primitives."""
 
-    def __init__(
-        self,
-        identity: EmbedderIdentity,
-        *,
-        rrf_k: int = 60,
-        upsert_batch: int = 256,
-        overfetch: int = 4,
-        fusion: str = "zscore",
-        bm25_weight: float = 0.5,
-    ) -> None:
-        """Set the embedder identity and the search/batching knobs (see `IndexSettings`)."""
+    def __init__(self, identity: EmbedderIdentity, settings: IndexSettings) -> None:
+        """Set the embedder identity and the search/batching knobs from `settings`."""
+        fusion, bm25_weight = settings.fusion, settings.bm25_weight
         if fusion not in ("zscore", "rrf"):
             raise ValueError(f"index.fusion must be 'zscore' or 'rrf', got {fusion!r}")
         if not 0.0 <= bm25_weight <= 1.0:
@@ -146,9 +216,12 @@ class QdrantIndexBase(abc.ABC):
         self._identity = identity
         self.fusion = fusion
         self.bm25_weight = bm25_weight
-        self.rrf_k = rrf_k
-        self.upsert_batch = max(1, upsert_batch)
-        self.overfetch = max(1, overfetch)
+        self.rrf_k = settings.rrf_k
+        self.upsert_batch = max(1, settings.upsert_batch)
+        self.overfetch = max(1, settings.overfetch)
+        self._hnsw_ef = settings.hnsw_ef
+        self._quantized = settings.quantization == "int8"
+        self._oversampling = settings.oversampling
 
     # ------------------------------------------------------------------ primitives (per backend)
 
@@ -200,6 +273,15 @@ class QdrantIndexBase(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Flush and release the index."""
+
+    def _search_params(self, lib: Any, exact: bool) -> Any:
+        """The library's `SearchParams` (HNSW ef, exactness, quantization rescoring) for a query."""
+        quant = (
+            lib.QuantizationSearchParams(ignore=exact, rescore=True, oversampling=self._oversampling)
+            if self._quantized
+            else None
+        )
+        return lib.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact, quantization=quant)
 
     # ------------------------------------------------------------------ the port
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from indices import index_base as base
 from indices.errors import IndexCorruptError, IndexNotFoundError, IndexUnavailableError
 from indices.filters import FilterSpec, payload_index_plan, to_client_filter
 from indices.index_base import BM25, DENSE, QdrantIndexBase, RawHit, check_identity, identity_from_dict
@@ -29,19 +30,15 @@ logger = logging.getLogger(__name__)
 
 META_KEY = "govrag"
 FORMAT_VERSION = 1
-_SCROLL_PAGE = 1000
 
 
 def _client_lib() -> Any:
     """The qdrant_client package, imported on first use."""
-    try:
-        import qdrant_client
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the server index needs qdrant-client: pip install qdrant-client==1.20.0 "
-            "(or set index.backend='embedded')"
-        ) from exc
-    return qdrant_client
+    return base.import_backend(
+        "qdrant_client",
+        "the server index needs qdrant-client: pip install qdrant-client==1.20.0 "
+        "(or set index.backend='embedded')",
+    )
 
 
 @contextmanager
@@ -68,7 +65,7 @@ def _guard(url: str) -> Iterator[None]:
 def _sparse(vec: SparseVec) -> Any:
     from qdrant_client import models
 
-    return models.SparseVector(indices=list(vec.indices), values=[float(v) for v in vec.values])
+    return base.sparse_vector(models.SparseVector, vec)
 
 
 class ServerIndex(QdrantIndexBase):
@@ -78,22 +75,12 @@ class ServerIndex(QdrantIndexBase):
         self, client: Any, collection: str, identity: EmbedderIdentity, settings: IndexSettings, where: str
     ) -> None:
         """Wrap a client whose collection exists; use `connect` or `attach` to open one."""
-        super().__init__(
-            identity,
-            rrf_k=settings.rrf_k,
-            upsert_batch=settings.upsert_batch,
-            overfetch=settings.overfetch,
-            fusion=settings.fusion,
-            bm25_weight=settings.bm25_weight,
-        )
+        super().__init__(identity, settings)
         self._client: Any = client
         self.collection = collection
         self.where = where
-        self._hnsw_ef = settings.hnsw_ef
-        self._quantized = settings.quantization == "int8"
         options = getattr(client, "init_options", {}) or {}
         self._local = bool(options.get("path")) or options.get("location") == ":memory:"
-        self._oversampling = settings.oversampling
         self._optimize_timeout_s = max(60.0, settings.timeout_s)
 
     # ------------------------------------------------------------------ lifecycle
@@ -143,12 +130,7 @@ class ServerIndex(QdrantIndexBase):
             settings.collection,
             vectors_config={DENSE: models.VectorParams(size=identity.dim, distance=models.Distance.COSINE)},
             sparse_vectors_config={BM25: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            hnsw_config=models.HnswConfigDiff(
-                m=settings.hnsw_m,
-                ef_construct=settings.hnsw_ef_construct,
-                full_scan_threshold=settings.full_scan_threshold_kb,
-                max_indexing_threads=settings.indexing_threads,
-            ),
+            hnsw_config=models.HnswConfigDiff(**base.hnsw_options(settings)),
             quantization_config=(
                 models.ScalarQuantization(
                     scalar=models.ScalarQuantizationConfig(
@@ -249,11 +231,9 @@ class ServerIndex(QdrantIndexBase):
     def _delete(self, spec: FilterSpec) -> None:
         from qdrant_client import models
 
-        flt = to_client_filter(spec)
-        if spec.matches_nothing:
-            return
+        flt = base.delete_filter(spec, to_client_filter)
         if flt is None:
-            raise ValueError("refusing to delete with an empty filter (it would delete every point)")
+            return
         with _guard(self.where):
             self._client.delete(self.collection, points_selector=models.FilterSelector(filter=flt), wait=True)
 
@@ -264,21 +244,20 @@ class ServerIndex(QdrantIndexBase):
             )
 
     def _scroll(self, spec: FilterSpec, fields: list[str] | None) -> Iterator[dict[str, Any]]:
-        flt, offset = to_client_filter(spec), None
-        while True:
+        flt = to_client_filter(spec)
+
+        def page(offset: Any) -> Any:
             with _guard(self.where):
-                records, offset = self._client.scroll(
+                return self._client.scroll(
                     self.collection,
                     scroll_filter=flt,
-                    limit=_SCROLL_PAGE,
+                    limit=base.SCROLL_PAGE,
                     offset=offset,
-                    with_payload=fields if fields is not None else True,
+                    with_payload=base.payload_fields(fields),
                     with_vectors=False,
                 )
-            for rec in records:
-                yield dict(rec.payload or {})
-            if offset is None:
-                return
+
+        yield from base.scroll_payloads(page)
 
     def _doc_counts(self, spec: FilterSpec, limit: int) -> dict[str, int]:
         with _guard(self.where):
@@ -289,26 +268,21 @@ class ServerIndex(QdrantIndexBase):
                 limit=max(1, limit),
                 exact=True,
             )
-        return {str(h.value): int(h.count) for h in res.hits if h.count > 0}
+        return base.facet_counts(res.hits)
 
     def _retrieve(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
         with _guard(self.where):
             records = self._client.retrieve(self.collection, ids, with_payload=True, with_vectors=False)
-        return {str(r.id): dict(r.payload or {}) for r in records}
+        return base.payloads_by_id(records)
 
     def _params(self, exact: bool) -> Any:
         from qdrant_client import models
 
         if self._local:
             return None  # local mode is always exact brute force and warns about search params
-        quant = (
-            models.QuantizationSearchParams(ignore=exact, rescore=True, oversampling=self._oversampling)
-            if self._quantized
-            else None
-        )
-        return models.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact, quantization=quant)
+        return self._search_params(models, exact)
 
     @staticmethod
     def _vector(vector: list[float] | SparseVec) -> Any:
@@ -331,9 +305,9 @@ class ServerIndex(QdrantIndexBase):
                 query_filter=to_client_filter(spec),
                 search_params=self._params(exact),
                 limit=limit,
-                with_payload=fields if fields is not None else True,
+                with_payload=base.payload_fields(fields),
             )
-        return [(str(p.id), float(p.score), dict(p.payload or {})) for p in res.points]
+        return base.raw_hits(res.points)
 
     def _nearest_per_doc(
         self, using: str, vector: list[float] | SparseVec, spec: FilterSpec, limit: int, exact: bool
@@ -351,7 +325,7 @@ class ServerIndex(QdrantIndexBase):
                 group_size=1,
                 with_payload=["doc_id"],
             )
-        return [(str(h.id), float(h.score), dict(h.payload or {})) for g in res.groups for h in g.hits[:1]]
+        return base.raw_hits(h for g in res.groups for h in g.hits[:1])
 
     def _fused(
         self,
@@ -378,6 +352,6 @@ class ServerIndex(QdrantIndexBase):
                 query=models.RrfQuery(rrf=models.Rrf(k=self.rrf_k)),
                 query_filter=flt,
                 limit=limit,
-                with_payload=fields if fields is not None else True,
+                with_payload=base.payload_fields(fields),
             )
-        return [(str(p.id), float(p.score), dict(p.payload or {})) for p in res.points]
+        return base.raw_hits(res.points)

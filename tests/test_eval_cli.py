@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001
 """`govrag eval` end to end on a tiny hand-made corpus with the real embedder, plus the shared data check.
 
 The corpus is written by the test (four topics, each in two languages, translations linked by
@@ -10,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,33 +137,21 @@ def data(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> dict[str
     return {"corpus": corpus, "questions": questions, "mc": mc, "home": home, "index": root / "index"}
 
 
-def _run(*args: str | Path) -> Any:
-    result = CliRunner().invoke(app, ["eval", *map(str, args)])
-    return result
+def _run(data: dict[str, Path], command: str, *args: str | Path, questions: Sequence[Path] = ()) -> Any:
+    """`govrag eval <command> <args>` on the test corpus and home; `questions` default to the tiny set."""
+    question_args = [arg for q in questions or [data["questions"]] for arg in ("--questions", q)]
+    argv = [command, "--corpus", data["corpus"], *question_args, "--home", data["home"], *args]
+    return CliRunner().invoke(app, ["eval", *map(str, argv)])
 
 
 @pytest.fixture(scope="module")
 def retrieval_report(data: dict[str, Path]) -> dict[str, Any]:
     """`eval retrieval --mode all` once (builds the reusable index)."""
-    res = _run(
-        "retrieval",
-        "--corpus",
-        data["corpus"],
-        "--questions",
-        data["questions"],
-        "--mode",
-        "all",
-        "--index-dir",
-        data["index"],
-        "--home",
-        data["home"],
-        "--json",
-        "--out",
-        data["index"].parent / "r.json",
-    )
+    out = data["index"].parent / "r.json"
+    res = _run(data, "retrieval", "--mode", "all", "--index-dir", data["index"], "--json", "--out", out)
     assert res.exit_code == 0, res.output
     report: dict[str, Any] = json.loads(res.stdout)
-    assert json.loads((data["index"].parent / "r.json").read_text(encoding="utf-8")) == report
+    assert json.loads(out.read_text(encoding="utf-8")) == report
     return report
 
 
@@ -203,8 +191,7 @@ def test_retrieval_report_shape_and_values(retrieval_report: dict[str, Any]) -> 
 
 def test_index_is_reused_and_table_printed(data: dict[str, Path], retrieval_report: dict[str, Any]) -> None:
     out = data["index"].parent / "dense.json"
-    res = _run("retrieval", "--corpus", data["corpus"], "--questions", data["questions"], "--mode", "dense",
-               "--index-dir", data["index"], "--home", data["home"], "--out", out)  # fmt: skip
+    res = _run(data, "retrieval", "--mode", "dense", "--index-dir", data["index"], "--out", out)
     assert res.exit_code == 0, res.output
     # without --json: the rich table on stdout
     assert "tiny.dev.jsonl" in res.stdout
@@ -223,49 +210,19 @@ def test_malformed_question_file_fails_with_line_number(data: dict[str, Path], t
         '{"id": "b", "lang": "en", "question": "y?"}\n',
         encoding="utf-8",
     )
-    res = _run(
-        "retrieval",
-        "--corpus",
-        data["corpus"],
-        "--questions",
-        bad,
-        "--index-dir",
-        data["index"],
-        "--home",
-        data["home"],
-    )
+    res = _run(data, "retrieval", "--index-dir", data["index"], questions=[bad])
     assert res.exit_code == 2
     assert "bad.jsonl:2: missing field 'relevant'" in " ".join(res.output.split())
 
 
 def test_bad_mode_and_foreign_index_dir(data: dict[str, Path], tmp_path: Path) -> None:
-    res = _run(
-        "retrieval",
-        "--corpus",
-        data["corpus"],
-        "--questions",
-        data["questions"],
-        "--mode",
-        "fuzzy",
-        "--home",
-        data["home"],
-    )
+    res = _run(data, "retrieval", "--mode", "fuzzy")
     assert res.exit_code == 2
     assert "--mode must be one of" in res.output
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me", encoding="utf-8")
-    res = _run(
-        "retrieval",
-        "--corpus",
-        data["corpus"],
-        "--questions",
-        data["questions"],
-        "--index-dir",
-        foreign,
-        "--home",
-        data["home"],
-    )
+    res = _run(data, "retrieval", "--index-dir", foreign)
     assert res.exit_code == 2
     assert "not made by `govrag eval`" in " ".join(res.output.split())
     assert (foreign / "notes.txt").read_text(encoding="utf-8") == "keep me"
@@ -273,18 +230,7 @@ def test_bad_mode_and_foreign_index_dir(data: dict[str, Path], tmp_path: Path) -
 
 def test_answers_extractive(data: dict[str, Path], retrieval_report: dict[str, Any]) -> None:
     res = _run(
-        "answers",
-        "--corpus",
-        data["corpus"],
-        "--questions",
-        data["questions"],
-        "--questions",
-        data["mc"],
-        "--index-dir",
-        data["index"],
-        "--home",
-        data["home"],
-        "--json",
+        data, "answers", "--index-dir", data["index"], "--json", questions=[data["questions"], data["mc"]]
     )
     assert res.exit_code == 0, res.output
     rep = json.loads(res.stdout)

@@ -92,7 +92,7 @@ DOCS = [
     ]),
     Doc("zh-tax", "tax", "zh", "iras", ["public"], _ts(2022, 7), [
         "新加坡国内税务局提醒纳税人按时申报个人所得税。",
-        "逾期申报将被处以罚款，纳税人可以通过网上系统提交申报表。",  # noqa: RUF001
+        "逾期申报将被处以罚款，纳税人可以通过网上系统提交申报表。",
     ]),
     Doc("en-health", "health", "en", "health", ["public"], _ts(2022, 1), [
         "Children should receive the measles vaccine at twelve months of age.",
