@@ -108,7 +108,7 @@ def _open_services(
 
 
 def _offline_docs(app: FastAPI) -> None:
-    """`/docs`: Swagger UI from the `swagger-ui-bundle` package, so it works on an intranet with no internet."""
+    """`/docs`: Swagger UI from the `swagger-ui-bundle` package, so it works on an intranet offline."""
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.staticfiles import StaticFiles
     from swagger_ui_bundle import swagger_ui_path
@@ -181,14 +181,22 @@ def create_app(
         services = getattr(request.app.state, "services", None)
         if services is not None:
             services.metrics.observe_request(path, request.method, response.status_code, elapsed)
-        logger.info("request", extra={"path": path, "method": request.method, "status": response.status_code,
-                                      "duration_ms": round(elapsed * 1000, 1)})
+        logger.info(
+            "request",
+            extra={
+                "path": path,
+                "method": request.method,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 1),
+            },
+        )
         return response
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status,
-                            headers=exc.headers)
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(HTTPException)
     async def http_exception(request: Request, exc: HTTPException) -> JSONResponse:
@@ -200,7 +208,9 @@ def create_app(
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{loc or 'body'}: {err.get('msg')}")
-        return JSONResponse({"error": {"code": "invalid_request", "message": "; ".join(parts)}}, status_code=422)
+        return JSONResponse(
+            {"error": {"code": "invalid_request", "message": "; ".join(parts)}}, status_code=422
+        )
 
     app.include_router(router)
     return app

@@ -16,7 +16,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from govrag.settings import Settings, load_settings
@@ -35,7 +42,9 @@ out = Console()
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML settings file (default: $GOVRAG_CONFIG).")
 ]
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data directory (default: $GOVRAG_HOME or ./govrag-data).")]
+HomeOpt = Annotated[
+    Path | None, typer.Option("--home", help="Data directory (default: $GOVRAG_HOME or ./govrag-data).")
+]
 #: Example questions the quickstart asks of the sample corpus (English, Thai, Malay, Chinese).
 QUICKSTART_QUESTIONS = (
     "How much does it cost to renew a passport?",
@@ -146,14 +155,24 @@ def _summary_table(summary: dict[str, Any]) -> Table:
 def ingest(
     sources: Annotated[list[str], typer.Argument(help="Files, folders, JSONL/CSV exports or http(s) URLs.")],
     agency: Annotated[str, typer.Option(help="Agency that owns these documents.")] = "",
-    groups: Annotated[str | None, typer.Option(help="Comma-separated access groups (default: public).")] = None,
+    groups: Annotated[
+        str | None, typer.Option(help="Comma-separated access groups (default: public).")
+    ] = None,
     lang: Annotated[str, typer.Option(help="'auto' to detect, or a language code to force.")] = "auto",
     prune: Annotated[bool, typer.Option(help="Remove documents that vanished from the given roots.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
     workers: Annotated[int | None, typer.Option(help="Parser processes (default: cores - 1).")] = None,
-    include: Annotated[list[str] | None, typer.Option(help="Only files matching this glob (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(help="Skip paths matching this glob (repeatable).")] = None,
-    urls: Annotated[list[Path] | None, typer.Option(help="A file with one URL per line (repeatable).")] = None,
+    include: Annotated[
+        list[str] | None, typer.Option(help="Only files matching this glob (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Skip paths matching this glob (repeatable).")
+    ] = None,
+    urls: Annotated[
+        list[Path] | None, typer.Option(help="A file with one URL per line (repeatable).")
+    ] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     home: HomeOpt = None,
@@ -169,18 +188,30 @@ def ingest(
         settings.ingest.include = list(include)
     if exclude:
         settings.ingest.exclude = list(exclude)
-    group_list = [g.strip() for g in groups.split(",") if g.strip()] if groups else settings.ingest.default_groups
+    group_list = (
+        [g.strip() for g in groups.split(",") if g.strip()] if groups else settings.ingest.default_groups
+    )
     if lang != "auto" and not lang.isalpha():
         raise _fail(f"--lang must be 'auto' or a language code such as 'th', got {lang!r}")
     comps = _open_for_ingest(settings, dry_run)
     try:
         ingestor = Ingestor(settings.ingest, comps.embedder, comps.sparse, comps.index, settings.language)
         opts = IngestOptions(
-            agency=agency, groups=group_list, lang=lang, prune=prune, dry_run=dry_run, url_lists=list(urls or [])
+            agency=agency,
+            groups=group_list,
+            lang=lang,
+            prune=prune,
+            dry_run=dry_run,
+            url_lists=list(urls or []),
         )
         columns = (
-            TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
         )
         with Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar:
             report = ingestor.run(sources, opts, _RichProgress(bar))
@@ -213,15 +244,22 @@ def _print_hits(query: str, res: Any, as_json: bool) -> None:
         for i, h in enumerate(res.hits, start=1)
     ]
     if as_json:
-        out.print_json(json.dumps({"query": query, "language": res.language, "hits": rows}, ensure_ascii=False))
+        out.print_json(
+            json.dumps({"query": query, "language": res.language, "hits": rows}, ensure_ascii=False)
+        )
         return
     table = Table(title=f"{query}  [{res.language}]")
     for col in ("#", "score", "document", "page", "text"):
         table.add_column(col)
     for r in rows:
         snippet = " ".join(r["text"].split())
-        table.add_row(str(r["rank"]), f"{r['score']:.3f}", r["title"] or r["doc_id"], str(r["page"] or ""),
-                      snippet[:160] + ("…" if len(snippet) > 160 else ""))
+        table.add_row(
+            str(r["rank"]),
+            f"{r['score']:.3f}",
+            r["title"] or r["doc_id"],
+            str(r["page"] or ""),
+            snippet[:160] + ("…" if len(snippet) > 160 else ""),
+        )
     out.print(table)
 
 
@@ -305,10 +343,14 @@ def ask(
     out.print(answer.answer)
     for c in answer.citations:
         where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", " > ".join(c.section)) if x)
-        out.print(f"  [{c.n}] {c.title or c.doc_id}{' (' + where + ')' if where else ''}: \u201c{c.quote}\u201d")
+        out.print(
+            f"  [{c.n}] {c.title or c.doc_id}{' (' + where + ')' if where else ''}: \u201c{c.quote}\u201d"
+        )
     for w in answer.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
-    console.print(f"[dim]generator: {answer.generator}, grounded: {answer.grounded}, language: {answer.language}[/dim]")
+    console.print(
+        f"[dim]generator: {answer.generator}, grounded: {answer.grounded}, language: {answer.language}[/dim]"
+    )
 
 
 @app.command()
@@ -336,13 +378,21 @@ def serve(
     bind_host = host or settings.api.host
     bind_port = port or settings.api.port
     console.print(f"govrag serving on http://{bind_host}:{bind_port}/ (API docs at /docs)")
-    uvicorn.run(api, host=bind_host, port=bind_port, log_level=settings.log_level.lower(), access_log=False,
-                log_config=None)
+    uvicorn.run(
+        api,
+        host=bind_host,
+        port=bind_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )
 
 
 @app.command("config")
 def show_config(
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print every setting as a Markdown table.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print every setting as a Markdown table.")
+    ] = False,
     config: ConfigOpt = None,
     home: HomeOpt = None,
 ) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 #: Languages written without spaces between words: F1 is computed over characters.
 UNSPACED_LANGS = frozenset({"th", "zh", "lo", "km", "my", "ja"})
 
-_MARKER = re.compile(r"\s*[\[【［]\s*\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\s*[\]】］]")  # noqa: RUF001
+_MARKER = re.compile(r"\s*[\[【［]\s*\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\s*[\]】］]")
 _EN_ARTICLES = re.compile(r"\b(a|an|the)\b")
 _SPACES = re.compile(r"\s+")
 

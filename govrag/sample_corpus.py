@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 PASSPORT_EN = """# Renewing your passport
@@ -66,14 +67,23 @@ BPJS Kesehatan.
 
 BUSINESS_TH = [
     ("title", "การจดทะเบียนพาณิชย์สำหรับร้านค้าออนไลน์"),
-    ("text", "ผู้ประกอบการที่ขายสินค้าทางอินเทอร์เน็ตต้องยื่นคำขอจดทะเบียนพาณิชย์ภายใน 30 วันนับแต่วันเริ่มประกอบกิจการ "
-             "ที่สำนักงานเขตหรือที่ว่าการอำเภอในพื้นที่ที่ตั้งสำนักงานใหญ่"),
+    (
+        "text",
+        "ผู้ประกอบการที่ขายสินค้าทางอินเทอร์เน็ตต้องยื่นคำขอจดทะเบียนพาณิชย์ภายใน 30 วันนับแต่วันเริ่มประกอบกิจการ "
+        "ที่สำนักงานเขตหรือที่ว่าการอำเภอในพื้นที่ที่ตั้งสำนักงานใหญ่",
+    ),
     ("heading", "เอกสารที่ต้องใช้"),
-    ("text", "สำเนาบัตรประจำตัวประชาชน สำเนาทะเบียนบ้าน และแผนที่แสดงที่ตั้งสถานประกอบการ "
-             "ค่าธรรมเนียมการจดทะเบียนครั้งแรกคือ 50 บาท"),
+    (
+        "text",
+        "สำเนาบัตรประจำตัวประชาชน สำเนาทะเบียนบ้าน และแผนที่แสดงที่ตั้งสถานประกอบการ "
+        "ค่าธรรมเนียมการจดทะเบียนครั้งแรกคือ 50 บาท",
+    ),
     ("heading", "การยื่นคำขอด้วยตนเอง"),
-    ("text", "ผู้ยื่นคำขอต้องมาแสดงตนด้วยตนเองพร้อมบัตรประจำตัวประชาชนตัวจริง หากมอบอำนาจให้ผู้อื่นยื่นแทน "
-             "ต้องมีหนังสือมอบอำนาจติดอากรแสตมป์ 10 บาท"),
+    (
+        "text",
+        "ผู้ยื่นคำขอต้องมาแสดงตนด้วยตนเองพร้อมบัตรประจำตัวประชาชนตัวจริง หากมอบอำนาจให้ผู้อื่นยื่นแทน "
+        "ต้องมีหนังสือมอบอำนาจติดอากรแสตมป์ 10 บาท",
+    ),
 ]
 
 BUSINESS_VI_HTML = """<!DOCTYPE html>
@@ -140,21 +150,35 @@ FLOOD_EN_PDF_PAGES = [
 
 BUSINESS_MS_DOCX = [
     ("title", "Pendaftaran Perniagaan Milikan Tunggal"),
-    ("text", "Setiap perniagaan milikan tunggal dan perkongsian wajib didaftarkan dengan Suruhanjaya Syarikat "
-             "sebelum memulakan operasi. Pendaftaran boleh dibuat secara dalam talian."),
+    (
+        "text",
+        "Setiap perniagaan milikan tunggal dan perkongsian wajib didaftarkan dengan Suruhanjaya Syarikat "
+        "sebelum memulakan operasi. Pendaftaran boleh dibuat secara dalam talian.",
+    ),
     ("heading", "Fi pendaftaran"),
-    ("text", "Fi pendaftaran ialah RM60 setahun bagi perniagaan yang menggunakan nama perniagaan, dan RM30 "
-             "setahun bagi perniagaan yang menggunakan nama sendiri seperti dalam kad pengenalan."),
+    (
+        "text",
+        "Fi pendaftaran ialah RM60 setahun bagi perniagaan yang menggunakan nama perniagaan, dan RM30 "
+        "setahun bagi perniagaan yang menggunakan nama sendiri seperti dalam kad pengenalan.",
+    ),
     ("heading", "Pembaharuan"),
-    ("text", "Pendaftaran perniagaan perlu diperbaharui sebelum tarikh tamat tempoh. Denda dikenakan jika "
-             "pembaharuan dibuat lewat."),
+    (
+        "text",
+        "Pendaftaran perniagaan perlu diperbaharui sebelum tarikh tamat tempoh. Denda dikenakan jika "
+        "pembaharuan dibuat lewat.",
+    ),
 ]
 
 FEES_XLSX = [
     ["Service", "Agency", "Fee", "Processing time"],
     ["Passport renewal", "Immigration and Checkpoints Department", "70 dollars", "10 working days"],
     ["Business registration (own name)", "Companies Commission", "RM30 per year", "1 working day"],
-    ["Household business certificate", "District Finance and Planning Office", "100,000 VND", "3 working days"],
+    [
+        "Household business certificate",
+        "District Finance and Planning Office",
+        "100,000 VND",
+        "3 working days",
+    ],
     ["Commercial registration (online shop)", "District Office", "50 baht", "1 working day"],
 ]
 
@@ -165,8 +189,8 @@ EXPORT_RECORDS = [
         "lang": "en",
         "url": "https://health.example.gov/faq/dengue",
         "text": "How often should I check my home for stagnant water? At least once a week. Empty flower pot "
-                "plates, cover water containers and clear roof gutters. Dengue mosquitoes breed in clean "
-                "stagnant water and bite during the day.",
+        "plates, cover water containers and clear roof gutters. Dengue mosquitoes breed in clean "
+        "stagnant water and bite during the day.",
     },
     {
         "id": "faq-banjir-id",
@@ -174,8 +198,8 @@ EXPORT_RECORDS = [
         "lang": "id",
         "url": "https://bnpb.example.go.id/faq/banjir",
         "text": "Korban banjir yang mengungsi dapat menerima bantuan logistik berupa makanan siap saji, air "
-                "bersih, selimut, dan perlengkapan bayi di posko pengungsian. Warga cukup melapor kepada "
-                "petugas posko dengan menunjukkan KTP atau kartu keluarga.",
+        "bersih, selimut, dan perlengkapan bayi di posko pengungsian. Warga cukup melapor kepada "
+        "petugas posko dengan menunjukkan KTP atau kartu keluarga.",
     },
 ]
 
@@ -269,7 +293,7 @@ def write_sample_corpus(dest: Path) -> list[Path]:
         else:
             path.write_bytes(content)
         written.append(path)
-    generated = {
+    generated: dict[str, Callable[[Path], object]] = {
         "business/jdtb-perniagaan.ms.docx": lambda p: _write_docx(p, BUSINESS_MS_DOCX),
         "business/commercial-registration.th.docx": lambda p: _write_docx(p, BUSINESS_TH),
         "welfare/flood-relief-guide.en.pdf": lambda p: write_simple_pdf(p, FLOOD_EN_PDF_PAGES),

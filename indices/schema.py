@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 #: Namespace for deterministic point ids: the same (document, chunk number) always maps to the same
@@ -122,7 +122,7 @@ class IndexPoint:
     sparse: SparseVec
 
 
-class SearchMode(str, Enum):
+class SearchMode(StrEnum):
     """Which retrieval signal(s) a search uses."""
 
     HYBRID = "hybrid"

@@ -45,7 +45,7 @@ _ABBREV = {
 }
 _THAI_LAO = "\u0e00-\u0e7f\u0e80-\u0eff"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_WRAPPED = re.compile(rf"[^\s.!?…:;。！？；\u104B\u17D4\u17D5]\Z")  # a line that ends mid-sentence
+_WRAPPED = re.compile(r"[^\s.!?…:;。！？；\u104B\u17D4\u17D5]\Z")  # a line that ends mid-sentence
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _BOUNDARY = re.compile(
     r"(?P<latin>[.!?…]+[\"'”’)\]]*)(?=\s)"  # Latin-style terminator before a space
@@ -62,9 +62,7 @@ def _is_abbreviation(text: str, end: int) -> bool:
     while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "."):
         start -= 1
     word = text[start : end - 1].lower()
-    if word in _ABBREV or (len(word) == 1 and word.isalpha()):
-        return True
-    return False
+    return word in _ABBREV or (len(word) == 1 and word.isalpha())
 
 
 def _wrapped_line(text: str, nl: re.Match[str]) -> bool:

@@ -128,7 +128,9 @@ class Fetcher:
                 ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
                 final = str(resp.url)
         except httpx.TimeoutException as exc:
-            raise FetchError(f"timed out after {self._settings.timeout_s:g} s ({type(exc).__name__})") from exc
+            raise FetchError(
+                f"timed out after {self._settings.timeout_s:g} s ({type(exc).__name__})"
+            ) from exc
         except httpx.HTTPError as exc:
             raise FetchError(f"request failed: {exc}") from exc
         name = urlsplit(final).path.rsplit("/", 1)[-1] or "index"

@@ -7,11 +7,11 @@ Parsers (one module per format under `ingest/parsers/`) produce `ParsedDocument`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class ElementKind(str, Enum):
+class ElementKind(StrEnum):
     """The structural role of an element; the chunker keeps headings with what follows them and
     tables whole where they fit."""
 

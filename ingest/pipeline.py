@@ -232,7 +232,9 @@ class Ingestor:
         found = discover(sources, self.settings.include, self.settings.exclude, opts.url_lists)
         self._timed("discover", t0)
         for prob in found.problems:
-            report.outcomes.append(DocOutcome(prob.doc_id or prob.uri, prob.uri, "failed", reason=prob.reason))
+            report.outcomes.append(
+                DocOutcome(prob.doc_id or prob.uri, prob.uri, "failed", reason=prob.reason)
+            )
         progress.start(len(found.items))
         fp = self.pipeline_fingerprint(opts)
         fetcher = Fetcher(self.settings.fetch) if any(i.url for i in found.items) else None
@@ -249,8 +251,10 @@ class Ingestor:
                 fetcher.close()
         if opts.prune:
             self._prune(found.items, found.complete_roots, sources, opts, report)
-        if self.index is not None and not opts.dry_run and any(
-            o.status in ("new", "changed", "pruned") for o in report.outcomes
+        if (
+            self.index is not None
+            and not opts.dry_run
+            and any(o.status in ("new", "changed", "pruned") for o in report.outcomes)
         ):
             t0 = time.perf_counter()
             self.index.optimize()
@@ -410,8 +414,13 @@ class Ingestor:
                 res = doc.result
                 report.outcomes.append(
                     DocOutcome(
-                        r.doc_id, doc.item.uri, doc.status, chunks=len(res.chunks), pages=res.pages,
-                        pages_ocr=res.pages_ocr, lang=res.lang,
+                        r.doc_id,
+                        doc.item.uri,
+                        doc.status,
+                        chunks=len(res.chunks),
+                        pages=res.pages,
+                        pages_ocr=res.pages_ocr,
+                        lang=res.lang,
                     )
                 )
                 del pending[r.doc_id]
@@ -434,7 +443,8 @@ class Ingestor:
         t0 = time.perf_counter()
         seen = {it.doc_id for it in items} | {o.doc_id for o in report.outcomes}
         stale = [
-            d for d in self.index.iter_documents(SearchFilter(roots=sorted(complete_roots)))
+            d
+            for d in self.index.iter_documents(SearchFilter(roots=sorted(complete_roots)))
             if d.doc_id not in seen
         ]
         if stale and not opts.dry_run:

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,9 +110,12 @@ class _IgnoreRules:
 def _not_regular(mode: int) -> str:
     """Why a non-regular file is skipped (reading a FIFO with no writer would block the run forever)."""
     kind = (
-        "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
-        else "a socket" if stat.S_ISSOCK(mode)
-        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
         else "an unknown file type"
     )
     return f"not a regular file: {kind}; only regular files are ingested"
@@ -247,7 +250,9 @@ def read_export(path: Path, out: Discovery, root_name: str | None = None) -> boo
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
-                out.problems.append(SourceProblem(f"{path}:{n}", f"malformed JSON: {exc.msg} at column {exc.colno}"))
+                out.problems.append(
+                    SourceProblem(f"{path}:{n}", f"malformed JSON: {exc.msg} at column {exc.colno}")
+                )
                 ok = False
                 continue
             if not isinstance(rec, dict):
@@ -314,7 +319,9 @@ def discover(
                 continue
             size = st_file.st_size
             out.items.append(
-                SourceItem(doc_id=path.name, root=path.name, uri=path.resolve().as_uri(), path=path, size=size)
+                SourceItem(
+                    doc_id=path.name, root=path.name, uri=path.resolve().as_uri(), path=path, size=size
+                )
             )
             out.complete_roots.add(path.name)
     for url in dict.fromkeys(urls):
@@ -327,7 +334,9 @@ def discover(
     for item in out.items:
         if item.doc_id in seen:
             out.problems.append(
-                SourceProblem(item.uri, f"duplicate document id {item.doc_id!r} (also {seen[item.doc_id].uri})")
+                SourceProblem(
+                    item.uri, f"duplicate document id {item.doc_id!r} (also {seen[item.doc_id].uri})"
+                )
             )
             continue
         seen[item.doc_id] = item

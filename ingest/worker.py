@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -126,7 +126,9 @@ def _parse(task: ParseTask, settings: ParserSettings) -> ParsedDocument:
     except OSError as exc:
         raise ParseError(f"cannot read file: {exc.strerror}") from exc
     if size > settings.max_file_bytes:
-        raise ParseError(f"file is {size:,} bytes > limit {settings.max_file_bytes:,} (ingest.parser.max_file_bytes)")
+        raise ParseError(
+            f"file is {size:,} bytes > limit {settings.max_file_bytes:,} (ingest.parser.max_file_bytes)"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -152,8 +154,13 @@ def _flatten(doc: ParsedDocument, settings: ParserSettings, depth: int = 0) -> P
         elements.append(Element(label, ElementKind.TITLE, level=1))
         for el in sub.elements:
             elements.append(
-                Element(el.text, el.kind, page=el.page, level=el.level + 1 if el.level else 0,
-                        section=[label, *el.section] if el.section else [])
+                Element(
+                    el.text,
+                    el.kind,
+                    page=el.page,
+                    level=el.level + 1 if el.level else 0,
+                    section=[label, *el.section] if el.section else [],
+                )
             )
         doc.pages_ocr += sub.pages_ocr
         doc.warnings.extend(sub.warnings)
@@ -236,7 +243,7 @@ class ParserPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def map(self, tasks: Iterable[ParseTask]) -> Iterator[ParseResult]:
+    def map(self, tasks: Iterable[ParseTask]) -> Generator[ParseResult, None, None]:
         """Results of `tasks`, in order."""
         pool = self._new_pool(self._workers)
         window: list[tuple[ParseTask, Future[ParseResult]]] = []

@@ -93,8 +93,14 @@ def source_dict(n: int, hit: Hit) -> dict[str, Any]:
     """A retrieved source as sent in the `sources` event."""
     rec = hit.record
     return {
-        "n": n, "doc_id": rec.doc_id, "title": rec.title, "source": rec.source, "page": rec.page,
-        "section": rec.section, "lang": rec.lang, "score": round(hit.score, 4),
+        "n": n,
+        "doc_id": rec.doc_id,
+        "title": rec.title,
+        "source": rec.source,
+        "page": rec.page,
+        "section": rec.section,
+        "lang": rec.lang,
+        "score": round(hit.score, 4),
     }
 
 
@@ -121,7 +127,9 @@ class AnswerService:
             return q.text
         if self.generator is not None:
             try:
-                res = await self.generator.complete(self.prompts.rewrite_messages(q.text, q.history), max_tokens=128)
+                res = await self.generator.complete(
+                    self.prompts.rewrite_messages(q.text, q.history), max_tokens=128
+                )
                 rewritten = res.text.strip().splitlines()[0].strip() if res.text.strip() else ""
                 if rewritten:
                     return rewritten
@@ -149,9 +157,14 @@ class AnswerService:
         timings.update({f"retrieve_{k2}": v for k2, v in retrieved.timings_ms.items()})
         hits = retrieved.hits
         # The model sees no history: it answers the standalone form (the follow-up with its context resolved).
-        built = self.prompts.answer_messages(standalone, language, hits) if self.generator is not None else None
+        built = (
+            self.prompts.answer_messages(standalone, language, hits) if self.generator is not None else None
+        )
         sources = built.sources if built is not None else hits
-        yield "sources", {"query_id": query_id, "sources": [source_dict(i, h) for i, h in enumerate(sources, 1)]}
+        yield (
+            "sources",
+            {"query_id": query_id, "sources": [source_dict(i, h) for i, h in enumerate(sources, 1)]},
+        )
 
         verified: VerifiedAnswer | None = None
         generator_name = "extractive"
@@ -159,7 +172,9 @@ class AnswerService:
         if sources and built is not None and self.generator is not None:
             text = ""
             try:
-                async for delta in self.generator.stream(built.messages, max_tokens=self.settings.max_answer_tokens):
+                async for delta in self.generator.stream(
+                    built.messages, max_tokens=self.settings.max_answer_tokens
+                ):
                     text += delta
                     yield "delta", {"text": delta}
                 generator_name = self.generator.name

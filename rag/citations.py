@@ -87,6 +87,7 @@ def _claims(answer: str) -> list[tuple[str, list[int], int, int]]:
 
 def lexical_overlap(a: str, b: str) -> float:
     """Character-bigram Dice overlap: script-agnostic, works for unspaced scripts too."""
+
     def grams(s: str) -> set[str]:
         s = re.sub(r"\s+", " ", s.lower())
         return {s[i : i + 2] for i in range(len(s) - 1)}
@@ -134,8 +135,15 @@ def verify(answer: str, sources: Sequence[Hit], encode: Encoder | None = None) -
             if prev is None or score > prev.score:
                 rec = hit.record
                 citations[n] = Citation(
-                    n=n, doc_id=rec.doc_id, title=rec.title, source=rec.source, page=rec.page,
-                    section=list(rec.section), quote=quote, lang=rec.lang, score=round(score, 4),
+                    n=n,
+                    doc_id=rec.doc_id,
+                    title=rec.title,
+                    source=rec.source,
+                    page=rec.page,
+                    section=list(rec.section),
+                    quote=quote,
+                    lang=rec.lang,
+                    score=round(score, 4),
                     chunk_no=rec.chunk_no,
                 )
     return VerifiedAnswer(

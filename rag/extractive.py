@@ -109,7 +109,8 @@ class ExtractiveAnswerer:
         if best < self.settings.refuse_below:
             return ExtractiveAnswer("", True, best)
         chosen = [
-            cands[i] for i in order[: self.settings.max_sentences]
+            cands[i]
+            for i in order[: self.settings.max_sentences]
             if float(scores[i]) >= top * self.settings.relative_keep
         ]
         chosen.sort(key=lambda c: (c.n, c.position))

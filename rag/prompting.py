@@ -120,7 +120,9 @@ class PromptBuilder:
         """Messages asking for a cited answer from `hits`, packed within the token budget."""
         v = self.settings.version
         system = _prompt_file(f"answer.{v}.system.txt").format(
-            language_name=language_name(lang), refusal=refusal(lang), max_sentences=self.settings.max_sentences
+            language_name=language_name(lang),
+            refusal=refusal(lang),
+            max_sentences=self.settings.max_sentences,
         )
         budget = self.settings.context_tokens
         blocks: list[str] = []
@@ -140,7 +142,9 @@ class PromptBuilder:
             blocks.append(block)
             used.append(hit)
             spent += cost
-        user = _prompt_file(f"answer.{v}.user.txt").format(sources="\n".join(blocks), question=_fence(question))
+        user = _prompt_file(f"answer.{v}.user.txt").format(
+            sources="\n".join(blocks), question=_fence(question)
+        )
         return BuiltPrompt(
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
             sources=used,

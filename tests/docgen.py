@@ -49,7 +49,7 @@ SAMPLES: dict[str, tuple[str, list[str]]] = {
             "关于办理居民身份证的通知",
             "申请人必须在一月五日前向区办事处提交文件。",
             "请携带户口簿复印件和近期照片。",
-            "如需更多信息，请联系市民服务中心。",  # noqa: RUF001 - a Chinese comma is the point
+            "如需更多信息，请联系市民服务中心。",
         ],
     ),
     "vi": (

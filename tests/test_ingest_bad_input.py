@@ -352,7 +352,7 @@ def test_utf8_chinese_with_name_separators_is_text_not_binary() -> None:
     as Latin-1 mojibake, and a clean UTF-8 Chinese passage was rejected as binary."""
     from ingest.parsers import parse_bytes
 
-    text = "美国政治领袖约翰·汉考克，约翰·亚当斯，约翰·昆西·亚当斯，卢瑟福·海耶斯，西奥多·罗斯福。"  # noqa: RUF001
+    text = "美国政治领袖约翰·汉考克，约翰·亚当斯，约翰·昆西·亚当斯，卢瑟福·海耶斯，西奥多·罗斯福。"
     doc = parse_bytes(("Harvard University\n\n" + text).encode("utf-8"), "00400.txt")
     assert doc.metadata["encoding"] == "utf-8"
     assert doc.elements[-1].text == text

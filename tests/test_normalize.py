@@ -17,7 +17,7 @@ CLEAN_SENTENCES = {
     "km": "ក្រសួងសុខាភិបាលបានណែនាំឱ្យប្រជាពលរដ្ឋទៅចាក់វ៉ាក់សាំងនៅមណ្ឌលសុខភាពជិតផ្ទះ។",
     "my": "ကျန်းမာရေးဝန်ကြီးဌာနက ပြည်သူများ ကာကွယ်ဆေး ထိုးနှံရန် အကြံပြုထားသည့် ကြေညာချက်။",
     "ta": "சுகாதார அமைச்சகம் பொதுமக்கள் அருகிலுள்ள மருத்துவமனையில் தடுப்பூசி போட்டுக்கொள்ள வேண்டும் என்று அறிவுறுத்தியுள்ளது.",
-    "zh": "财政部宣布为小型企业提供援助措施，申请截止日期为9月30日。",  # noqa: RUF001
+    "zh": "财政部宣布为小型企业提供援助措施，申请截止日期为9月30日。",
     "vi": "Bộ Tài chính công bố các biện pháp hỗ trợ doanh nghiệp nhỏ và vừa trong năm 2024.",
     "ms": "Kerajaan mengumumkan bantuan tunai kepada isi rumah berpendapatan rendah mulai bulan Julai.",
     "id": "Pemerintah mengumumkan bantuan langsung tunai bagi keluarga berpenghasilan rendah.",

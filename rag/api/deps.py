@@ -63,7 +63,9 @@ class Services:
     def require_index(self) -> tuple[Retriever, AnswerService, VectorIndex]:
         """The index-backed services, or a 503 that says how to build the index."""
         if self.index is None or self.retriever is None or self.answers is None:
-            raise ApiError(503, "index_unavailable", f"{self.index_problem or 'no index is open'}; {self.ingest_hint}")
+            raise ApiError(
+                503, "index_unavailable", f"{self.index_problem or 'no index is open'}; {self.ingest_hint}"
+            )
         return self.retriever, self.answers, self.index
 
 
@@ -90,7 +92,9 @@ def get_caller(
     if not allowed:
         wait = max(1, int(retry_after + 0.999))
         raise ApiError(
-            429, "rate_limited", f"rate limit exceeded for {principal.name!r}; retry in {wait} s",
+            429,
+            "rate_limited",
+            f"rate limit exceeded for {principal.name!r}; retry in {wait} s",
             {"Retry-After": str(wait)},
         )
     return principal

@@ -35,23 +35,35 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 
-def _check_limits(services: Services, question: str, top_k: int | None, history_len: int = 0,
-                  history_chars: int = 0) -> None:
+def _check_limits(
+    services: Services, question: str, top_k: int | None, history_len: int = 0, history_chars: int = 0
+) -> None:
     lim = services.limits
     if len(question) > lim.max_question_chars:
-        raise ApiError(413, "question_too_long",
-                       f"question is {len(question):,} characters; the limit is {lim.max_question_chars:,} "
-                       "(api.limits.max_question_chars)")
+        raise ApiError(
+            413,
+            "question_too_long",
+            f"question is {len(question):,} characters; the limit is {lim.max_question_chars:,} "
+            "(api.limits.max_question_chars)",
+        )
     if top_k is not None and top_k > lim.max_top_k:
-        raise ApiError(422, "top_k_too_large", f"top_k is {top_k}; the limit is {lim.max_top_k} (api.limits.max_top_k)")
+        raise ApiError(
+            422, "top_k_too_large", f"top_k is {top_k}; the limit is {lim.max_top_k} (api.limits.max_top_k)"
+        )
     if history_len > lim.max_history_turns:
-        raise ApiError(413, "history_too_long",
-                       f"history has {history_len} turns; the limit is {lim.max_history_turns} "
-                       "(api.limits.max_history_turns)")
+        raise ApiError(
+            413,
+            "history_too_long",
+            f"history has {history_len} turns; the limit is {lim.max_history_turns} "
+            "(api.limits.max_history_turns)",
+        )
     if history_chars > lim.max_history_chars:
-        raise ApiError(413, "history_too_long",
-                       f"history has {history_chars:,} characters; the limit is {lim.max_history_chars:,} "
-                       "(api.limits.max_history_chars)")
+        raise ApiError(
+            413,
+            "history_too_long",
+            f"history has {history_chars:,} characters; the limit is {lim.max_history_chars:,} "
+            "(api.limits.max_history_chars)",
+        )
 
 
 def _groups(caller: Principal) -> list[str] | None:
@@ -78,8 +90,17 @@ def query_response(answer: Answer) -> QueryResponse:
         answer=answer.answer,
         language=answer.language,
         citations=[
-            CitationOut(n=c.n, doc_id=c.doc_id, title=c.title, source=c.source, page=c.page, section=c.section,
-                        quote=c.quote, lang=c.lang, score=c.score)
+            CitationOut(
+                n=c.n,
+                doc_id=c.doc_id,
+                title=c.title,
+                source=c.source,
+                page=c.page,
+                section=c.section,
+                quote=c.quote,
+                lang=c.lang,
+                score=c.score,
+            )
             for c in answer.citations
         ],
         grounded=answer.grounded,
@@ -99,9 +120,15 @@ async def _after_answer(services: Services, caller: Principal, answer: Answer) -
         audit = services.audit
         await anyio.to_thread.run_sync(
             lambda: audit.record(
-                query_id=answer.query_id, caller=caller.name, agency=caller.agency, question=answer.question,
-                language=answer.language, generator=answer.generator, grounded=answer.grounded,
-                refused=answer.refused, cited_doc_ids=[c.doc_id for c in answer.citations],
+                query_id=answer.query_id,
+                caller=caller.name,
+                agency=caller.agency,
+                question=answer.question,
+                language=answer.language,
+                generator=answer.generator,
+                grounded=answer.grounded,
+                refused=answer.refused,
+                cited_doc_ids=[c.doc_id for c in answer.citations],
                 latency_ms=answer.timings.get("total_ms", 0.0),
             )
         )
@@ -111,8 +138,12 @@ def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-@router.post("/v1/query", response_model=QueryResponse, tags=["query"],
-             responses={200: {"content": {"text/event-stream": {}}}})
+@router.post(
+    "/v1/query",
+    response_model=QueryResponse,
+    tags=["query"],
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDep) -> Any:
     """Answer a question with verified citations; `stream: true` answers with Server-Sent Events."""
     history_chars = sum(len(t.content) for t in body.history)
@@ -120,9 +151,15 @@ async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDe
     _, answers, _ = services.require_index()
     flt = _filter(body.filters, caller)
     q = Question(
-        text=body.question.strip(), history=[t.model_dump() for t in body.history], agency=body.filters.agency,
-        lang=body.filters.lang, doc_ids=body.filters.doc_ids, date_from=body.filters.date_from,
-        date_to=body.filters.date_to, top_k=body.top_k, groups=flt.groups,
+        text=body.question.strip(),
+        history=[t.model_dump() for t in body.history],
+        agency=body.filters.agency,
+        lang=body.filters.lang,
+        doc_ids=body.filters.doc_ids,
+        date_from=body.filters.date_from,
+        date_to=body.filters.date_to,
+        top_k=body.top_k,
+        groups=flt.groups,
     )
     if not body.stream:
         answer = await answers.answer(q)
@@ -140,10 +177,15 @@ async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDe
                     yield _sse(event, data)
         except Exception as exc:  # the stream has started: report in-band, never a broken socket
             logger.exception("query stream failed")
-            yield _sse("error", {"error": {"code": "internal", "message": f"answer failed: {type(exc).__name__}"}})
+            yield _sse(
+                "error", {"error": {"code": "internal", "message": f"answer failed: {type(exc).__name__}"}}
+            )
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post("/v1/search", response_model=SearchResponse, tags=["query"])
@@ -154,33 +196,62 @@ async def search(body: SearchRequest, services: ServicesDep, caller: QueryCaller
     flt = _filter(body.filters, caller)
     t0 = time.perf_counter()
     res = await anyio.to_thread.run_sync(
-        lambda: retriever.search(body.query, k=body.top_k, mode=SearchMode(body.mode), flt=flt,
-                                 one_per_doc=body.one_per_doc)
+        lambda: retriever.search(
+            body.query, k=body.top_k, mode=SearchMode(body.mode), flt=flt, one_per_doc=body.one_per_doc
+        )
     )
-    services.metrics.observe_retrieval((time.perf_counter() - t0))
+    services.metrics.observe_retrieval(time.perf_counter() - t0)
     hits = [
-        SearchHitOut(rank=i, score=round(h.score, 5), doc_id=h.record.doc_id, chunk_no=h.record.chunk_no,
-                     title=h.record.title, source=h.record.source, page=h.record.page, section=h.record.section,
-                     lang=h.record.lang, agency=h.record.agency, text=h.record.text)
+        SearchHitOut(
+            rank=i,
+            score=round(h.score, 5),
+            doc_id=h.record.doc_id,
+            chunk_no=h.record.chunk_no,
+            title=h.record.title,
+            source=h.record.source,
+            page=h.record.page,
+            section=h.record.section,
+            lang=h.record.lang,
+            agency=h.record.agency,
+            text=h.record.text,
+        )
         for i, h in enumerate(res.hits, start=1)
     ]
-    return SearchResponse(query=body.query, language=res.language, hits=hits,
-                          timings={k: round(v, 2) for k, v in res.timings_ms.items()})
+    return SearchResponse(
+        query=body.query,
+        language=res.language,
+        hits=hits,
+        timings={k: round(v, 2) for k, v in res.timings_ms.items()},
+    )
 
 
 def _doc_out(d: Any) -> DocumentOut:
-    return DocumentOut(doc_id=d.doc_id, title=d.title, source=d.source, lang=d.lang, agency=d.agency,
-                       groups=d.groups, n_chunks=d.n_chunks, ingested_at=d.ingested_at)
+    return DocumentOut(
+        doc_id=d.doc_id,
+        title=d.title,
+        source=d.source,
+        lang=d.lang,
+        agency=d.agency,
+        groups=d.groups,
+        n_chunks=d.n_chunks,
+        ingested_at=d.ingested_at,
+    )
 
 
 @router.get("/v1/documents", response_model=DocumentList, tags=["admin"])
 async def list_documents(
-    services: ServicesDep, admin: AdminDep, agency: str | None = None, lang: str | None = None,
-    offset: int = Query(default=0, ge=0), limit: int = Query(default=100, ge=1),
+    services: ServicesDep,
+    admin: AdminDep,
+    agency: str | None = None,
+    lang: str | None = None,
+    offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=100, ge=1),
 ) -> DocumentList:
     """Documents in the index (admin scope)."""
     if limit > services.limits.max_page_size:
-        raise ApiError(422, "limit_too_large", f"limit is {limit}; the maximum is {services.limits.max_page_size}")
+        raise ApiError(
+            422, "limit_too_large", f"limit is {limit}; the maximum is {services.limits.max_page_size}"
+        )
     _, _, index = services.require_index()
     flt = SearchFilter(agencies=[agency] if agency else None, langs=[lang] if lang else None)
 
@@ -201,10 +272,18 @@ async def get_document(doc_id: str, services: ServicesDep, admin: AdminDep) -> D
         raise ApiError(404, "not_found", f"no document with id {doc_id!r}")
     first = chunks[0]
     return DocumentDetail(
-        doc_id=doc_id, title=first.title, source=first.source, lang=first.lang, agency=first.agency,
-        groups=first.groups, n_chunks=len(chunks), ingested_at=first.ingested_at,
-        chunks=[ChunkOut(chunk_no=c.chunk_no, text=c.text, page=c.page, section=c.section, lang=c.lang)
-                for c in chunks],
+        doc_id=doc_id,
+        title=first.title,
+        source=first.source,
+        lang=first.lang,
+        agency=first.agency,
+        groups=first.groups,
+        n_chunks=len(chunks),
+        ingested_at=first.ingested_at,
+        chunks=[
+            ChunkOut(chunk_no=c.chunk_no, text=c.text, page=c.page, section=c.section, lang=c.lang)
+            for c in chunks
+        ],
     )
 
 
@@ -269,8 +348,11 @@ async def metrics(services: ServicesDep) -> Response:
 @router.get("/widget.js", include_in_schema=False)
 async def widget(services: ServicesDep) -> FileResponse:
     """The `<govrag-chat>` web component."""
-    return FileResponse(services.static_dir / "widget.js", media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=3600"})
+    return FileResponse(
+        services.static_dir / "widget.js",
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 @router.get("/", include_in_schema=False)

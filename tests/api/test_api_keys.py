@@ -96,15 +96,18 @@ def test_settings_validation() -> None:
     with pytest.raises(ValidationError, match="scopes"):
         ApiKey.model_validate({"name": "x", "hash": hash_key("k"), "scopes": ["write"]})
     with pytest.raises(ValidationError, match="name used more than once"):
-        SecuritySettings(api_keys=[
-            ApiKey(name="a", hash=hash_key("1")), ApiKey(name="a", hash=hash_key("2"))
-        ])
+        SecuritySettings(
+            api_keys=[ApiKey(name="a", hash=hash_key("1")), ApiKey(name="a", hash=hash_key("2"))]
+        )
     with pytest.raises(ValidationError, match="hash used more than once"):
-        SecuritySettings(api_keys=[
-            ApiKey(name="a", hash=hash_key("1")), ApiKey(name="b", hash=hash_key("1"))
-        ])
+        SecuritySettings(
+            api_keys=[ApiKey(name="a", hash=hash_key("1")), ApiKey(name="b", hash=hash_key("1"))]
+        )
     parsed = SecuritySettings.model_validate(
-        {"api_keys": [{"name": "k", "hash": hash_key("1"), "scopes": ["admin"]}], "cors_origins": ["https://a.gov"]}
+        {
+            "api_keys": [{"name": "k", "hash": hash_key("1"), "scopes": ["admin"]}],
+            "cors_origins": ["https://a.gov"],
+        }
     )
     assert parsed.api_keys[0].scopes == ["admin"]
     assert parsed.api_keys[0].groups == ["public"]

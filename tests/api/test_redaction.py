@@ -26,7 +26,7 @@ POSITIVES = [
     ("born 2001: T0123456G.", "born 2001: [NRIC]."),
     ("typo S1234567A still personal", "typo [NRIC] still personal"),
     ("nric s1234567d", "nric [NRIC]"),
-    ("我的身份证号码是S1234567D，谢谢", "我的身份证号码是[NRIC]，谢谢"),  # noqa: RUF001
+    ("我的身份证号码是S1234567D，谢谢", "我的身份证号码是[NRIC]，谢谢"),
     # Malaysian MyKad: dashed, spaced, bare 12 digits.
     ("IC saya 900101-14-5678.", "IC saya [MYKAD]."),
     ("No. KP 040229 10 1234", "No. KP [MYKAD]"),
@@ -140,8 +140,8 @@ def test_keeps_ordinary_text_and_numbers(text: str) -> None:
             "ขอสอบถามเรื่องเบี้ยยังชีพ 600 บาท ปี 2569",
         ),
         (
-            "我的身份证号码是S1234567D，电话+65 9123 4567，请帮我查询2026年的70元津贴。",  # noqa: RUF001
-            "我的身份证号码是[NRIC]，电话[PHONE]，请帮我查询2026年的70元津贴。",  # noqa: RUF001
+            "我的身份证号码是S1234567D，电话+65 9123 4567，请帮我查询2026年的70元津贴。",
+            "我的身份证号码是[NRIC]，电话[PHONE]，请帮我查询2026年的70元津贴。",
         ),
         (
             "Saya ada IC 900101-14-5678 dan nombor telefon 012-345 6789, bayaran RM1,000 pada 2026-11-26.",
