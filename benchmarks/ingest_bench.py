@@ -326,11 +326,13 @@ def main() -> None:
     )
     throughput = (n_docs / first["wall_s"]) / (base_info["files"] / base["wall_s"])
     rerun = first["wall_s"] / second["wall_s"]
-    rss = first["maxrss_mb"] / base["maxrss_mb"]
+    # govrag's parser workers are processes of their own: its peak is the whole tree's
+    rss = first["tree_peak_mb"] / base["tree_peak_mb"]
     print(
         f"throughput ratio {throughput:.2f}x (target >= 3), rerun ratio {rerun:.1f}x (target >= 20; in-run "
         f"{first_sum['elapsed_seconds'] / max(second_sum['elapsed_seconds'], 1e-3):.1f}x), "
-        f"RSS ratio {rss:.2f} (target <= 1; tree {first['tree_peak_mb'] / base['tree_peak_mb']:.2f})"
+        f"peak RSS ratio {rss:.2f} of the process trees (target <= 1; main processes alone "
+        f"{first['maxrss_mb'] / base['maxrss_mb']:.2f})"
     )
     print(
         f"RESULT throughput_ratio={throughput:.2f} rerun_ratio={rerun:.1f} "

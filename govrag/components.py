@@ -33,6 +33,35 @@ def configure_runtime(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.malloc_mmap_threshold_kb:
+        _set_malloc_mmap_threshold(settings.malloc_mmap_threshold_kb * 1024)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def _set_malloc_mmap_threshold(size: int) -> bool:
+    """Serve heap blocks of `size` bytes or more by mmap, so they go back to the OS when freed.
+
+    torch allocates and frees activation buffers of ever-changing shapes; in glibc's heap these leave
+    holes that keep the process's RSS ~200 MB above what it uses (measured: an ingest run peaked at
+    1,665 MB by default, 1,468 MB with a 128 KB threshold, same wall time). No-op off glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    ok = bool(mallopt(_M_MMAP_THRESHOLD, ctypes.c_int(size)))
+    if not ok:
+        logger.debug("mallopt(M_MMAP_THRESHOLD, %d) refused", size)
+    return ok
 
 
 @dataclass
