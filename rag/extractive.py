@@ -21,6 +21,8 @@ answer at 0.64 (0.63 with 12) and the answer/refusal rates above unchanged, for 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +47,12 @@ class ExtractiveSettings(BaseModel):
     )
     lexical_weight: float = Field(
         default=0.1, ge=0, le=1, description="Weight of the question/sentence character-bigram overlap."
+    )
+    cache_sentences: int = Field(
+        default=20_000,
+        ge=0,
+        description="Sentence vectors kept in memory (LRU, ~1.5 KB each): questions about the same documents "
+        "reuse them instead of running the model again. 0 turns the cache off.",
     )
     relative_keep: float = Field(
         default=0.97,
@@ -78,6 +86,27 @@ class ExtractiveAnswerer:
     def __init__(self, settings: ExtractiveSettings, embedder: Embedder) -> None:
         self.settings = settings
         self.embedder = embedder
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        """Passage vectors of `texts`, from the LRU cache where possible (thread-safe)."""
+        size = self.settings.cache_sentences
+        if size == 0:
+            return self.embedder.embed_passages(texts)
+        with self._lock:
+            cached = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in cached:
+                self._cache.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in cached))
+        if missing:
+            fresh = self.embedder.embed_passages(missing)
+            with self._lock:
+                for t, v in zip(missing, fresh, strict=True):
+                    cached[t] = self._cache[t] = v
+                while len(self._cache) > size:
+                    self._cache.popitem(last=False)
+        return np.stack([cached[t] for t in texts])
 
     def _candidates(self, question: str, hits: list[Hit]) -> list[_Candidate]:
         out: list[_Candidate] = []
@@ -100,7 +129,7 @@ class ExtractiveAnswerer:
         if not cands:
             return ExtractiveAnswer("", True, 0.0)
         q = query_vector if query_vector is not None else self.embedder.embed_queries([question])[0]
-        vecs = self.embedder.embed_passages([c.text for c in cands])
+        vecs = self._sentence_vectors([c.text for c in cands])
         scores = vecs @ np.asarray(q, dtype=np.float32)
         order = np.argsort(-scores)
         top = float(scores[order[0]])

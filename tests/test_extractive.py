@@ -1,0 +1,84 @@
+"""Extractive answers (rag.extractive) with the bundled embedder: quoted sentences, refusals, the cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from indices.schema import ChunkRecord, Hit
+from rag.extractive import ExtractiveAnswerer, ExtractiveSettings
+
+FEE = (
+    "You need a recent colour photograph with a white background, taken within the last three months, and "
+    "your current passport. The renewal fee is 70 dollars, paid by card when you submit the application."
+)
+COLLECT = (
+    "Your new passport is ready for collection within 10 working days. Bring your old passport, which will "
+    "be cancelled and returned to you."
+)
+TAX_TH = "ผู้มีเงินได้ต้องยื่นแบบแสดงรายการภาษีภายในวันที่ 31 มีนาคม ยื่นทางออนไลน์ได้ถึงวันที่ 8 เมษายน"
+
+
+def _hits(*texts: str) -> list[Hit]:
+    return [
+        Hit(ChunkRecord(doc_id=f"d{i}", chunk_no=0, text=t, title=f"Doc {i}", lang="en"), 1.0)
+        for i, t in enumerate(texts)
+    ]
+
+
+class CountingEmbedder:
+    """The real embedder, counting the passages it is asked to embed."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.passages: list[str] = []
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.passages.extend(texts)
+        return self.inner.embed_passages(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
+
+
+def test_answer_quotes_the_supporting_sentence_with_its_source_number(embedder: Any) -> None:
+    ans = ExtractiveAnswerer(ExtractiveSettings(), embedder)
+    out = ans.answer("How much is the passport renewal fee?", _hits(COLLECT, FEE))
+    assert not out.refused
+    assert "The renewal fee is 70 dollars, paid by card when you submit the application. [2]" in out.text
+    assert out.best_score >= ExtractiveSettings().refuse_below
+    th = ans.answer("ต้องยื่นแบบภาษีภายในวันไหน", _hits(FEE, TAX_TH))
+    assert not th.refused
+    assert "31 มีนาคม" in th.text
+    assert "[2]" in th.text
+
+
+def test_unrelated_question_is_refused(embedder: Any) -> None:
+    out = ExtractiveAnswerer(ExtractiveSettings(), embedder).answer(
+        "Which football team won the league in 1998?", _hits(FEE, COLLECT)
+    )
+    assert out.refused
+    assert out.text == ""
+    assert out.best_score < ExtractiveSettings().refuse_below
+
+
+def test_sentence_vectors_are_cached_and_bounded(embedder: Any) -> None:
+    counting = CountingEmbedder(embedder)
+    ans = ExtractiveAnswerer(ExtractiveSettings(cache_sentences=3), counting)
+    question = "How much is the passport renewal fee?"
+    first = ans.answer(question, _hits(FEE, COLLECT))
+    embedded = len(counting.passages)
+    assert embedded == 4  # two sentences per source, each embedded once
+    assert len(ans._cache) == 3  # bounded: the oldest was dropped
+    again = ans.answer(question, _hits(FEE, COLLECT))
+    assert (again.text, again.refused) == (first.text, first.refused)
+    assert again.best_score == pytest.approx(first.best_score, abs=1e-3)  # one vector from a smaller batch
+    assert len(counting.passages) == embedded + 1  # only the evicted sentence ran through the model again
+    uncached = ExtractiveAnswerer(ExtractiveSettings(cache_sentences=0), counting)
+    before = len(counting.passages)
+    assert uncached.answer(question, _hits(FEE, COLLECT)).text == first.text
+    assert len(counting.passages) == before + 4
+    assert uncached._cache == {}
