@@ -116,3 +116,13 @@ def test_serve_answers_over_http_and_logs_no_personal_data(home: Path) -> None:
     assert any(r.get("path") == "/v1/query" and r.get("status") == 200 for r in records)
     assert "S1234567D" not in stderr
     assert "9123 4567" not in stderr
+
+
+def test_configuration_doc_is_generated_from_the_code() -> None:
+    """docs/configuration.md is `govrag config --markdown` under its header: regenerate it after a change."""
+    result = CliRunner().invoke(app, ["config", "--markdown"], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = doc[doc.index("| variable |") :]
+    assert table.strip() == result.output.strip()
+    assert "| `GOVRAG_RERANK__MODEL` | `null` |" in table
