@@ -1,10 +1,18 @@
 """Browser tests of the `<govrag-chat>` widget (rag/static/widget.js) in Debian's Chromium via Playwright.
 
-They load the demo page and the widget from a server and talk to its API over loopback: by default the
-stand-in of tests/widget_server.py (canned answers, records what it receives); override the `base_url`
-fixture to point the same tests at a real `govrag serve`. Error states (500, 429, broken streams) and the
-injection payload are served by Playwright's request interception, so they do not depend on the server.
-Screenshots of the main states go to test-output/widget/.
+Most tests load the demo page and the widget from a real `govrag serve` process on loopback (the `server`
+fixture) and talk to its API. Its data dir holds the sample corpus (`govrag sample`, ingested with the real
+pipeline), a JSONL record whose title, text and source carry `<script>` and `<img onerror>` payloads, and a
+two-page PDF ingested from an http URL. The English and Thai answers and their citations, the no-answer
+state, feedback (read back from the server's audit log), the 429 of a rate-limited key, 401, 422 and an
+unreachable API are all real. A page on another origin embeds the widget with the two-line snippet and a
+CORS-allowlisted, query-scoped key.
+
+Streamed text (`event: delta`) only comes from an LLM, so the streaming and Stop tests run the same app
+(`create_app` under uvicorn in this process) with its generator pointed at the scripted OpenAI-compatible
+server of tests/fake_openai.py. What no server produces on demand (HTTP 500, `event: error`, a stream cut
+off before `done`) is served by Playwright's request interception. Screenshots of the main states go to
+test-output/widget/. Without Chromium the browser tests skip; GOVRAG_REQUIRE_BROWSER=1 makes them fail.
 """
 
 from __future__ import annotations
@@ -13,26 +21,46 @@ import gzip
 import json
 import os
 import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import pytest
-from widget_server import (
-    EN_ANSWER,
-    EN_UNSUPPORTED,
-    REFUSE_WORD,
-    SLOW_WORD,
-    STATIC_DIR,
-    TH_ANSWER,
-    StandInServer,
+from api_support import (
+    FOLDER_AGENCIES,
+    PASSPORT_EN,
+    LiveServer,
+    SampleIndex,
+    api_settings,
+    clone_home,
+    free_port,
+    ingest_sources,
 )
+from conftest import LocalSite, build_settings
+from fake_openai import FakeOpenAIServer, StreamReply
+
+from govrag import sample_corpus
+from govrag.sample_corpus import write_simple_pdf
+from rag.api.security import hash_key
+from rag.prompting import refusal
+
+pytest_plugins = ["api_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "test-output" / "widget"
+STATIC_DIR = ROOT / "rag" / "static"
+WIDGET_JS = STATIC_DIR / "widget.js"
 CHROMIUM = Path(os.environ.get("GOVRAG_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -43,9 +71,55 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-WIDGET_JS = STATIC_DIR / "widget.js"
+#: How long an assertion may wait (answers included): generous, CI runs on a loaded 2-core machine.
+EXPECT_TIMEOUT_MS = 60_000
+#: How long `govrag serve` may take to load the model and open the index.
+SERVER_START_TIMEOUT_S = 600.0
+
+# ---- what the sample corpus answers (govrag/sample_corpus.py) ----------------------------------------------
 EN_QUESTION = "How much does it cost to renew a passport?"
-TH_QUESTION = "ต่ออายุหนังสือเดินทางใช้เวลากี่วัน"
+EN_FEE = "The renewal fee is 70 dollars, paid by card when you submit the application."
+PASSPORT_TITLE = "Renewing your passport"
+IMMIGRATION = FOLDER_AGENCIES["immigration"]  # the agency the passport folder was ingested with
+FOLLOW_UP = "And how long does it take?"
+TH_QUESTION = "ค่าธรรมเนียมจดทะเบียนพาณิชย์เท่าไร"
+TH_FEE = "ค่าธรรมเนียมการจดทะเบียนครั้งแรกคือ 50 บาท"
+TH_TITLE = sample_corpus.BUSINESS_TH[0][1]
+TH_SECTION = sample_corpus.BUSINESS_TH[2][1]
+NO_ANSWER_QUESTION = "What will the weather be tomorrow?"
+DENGUE_QUESTION = "How often should I check my home for stagnant water?"
+DENGUE_URL = sample_corpus.EXPORT_RECORDS[0]["url"]
+
+# ---- documents added to the sample corpus ------------------------------------------------------------------
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(2)>"
+HOSTILE_TITLE = f"Staff parking {SCRIPT} permits"
+HOSTILE_SENTENCE = (
+    f"Staff parking permits cost 15 dollars a month {IMG} and are issued by the facilities office "
+    f"{SCRIPT} within two working days."
+)
+HOSTILE_SOURCE = "javascript:alert(3)"
+HOSTILE_RECORD = {
+    "id": "staff-parking-notice",
+    "title": HOSTILE_TITLE,
+    "lang": "en",
+    "url": HOSTILE_SOURCE,
+    "text": f"{HOSTILE_SENTENCE} Permits must be displayed on the dashboard.",
+}
+HOSTILE_QUESTION = "How much does a staff parking permit cost?"
+LEAVE_SENTENCE = "Up to 10 days of unused annual leave may be carried forward to the next year."
+LEAVE_PDF_PAGES = [
+    ["Annual Leave Circular", "Public Service Division", "", "Officers earn 18 days of annual leave a year."],
+    ["Carrying leave forward", "", LEAVE_SENTENCE],
+]
+LEAVE_QUESTION = "How many days of unused annual leave may be carried forward?"
+
+# ---- who may call the server -------------------------------------------------------------------------------
+WIDGET_KEY = "grk_test_intranet_widget_key_0123456789"
+WIDGET_CALLER = "intranet-widget"
+THROTTLED_KEY = "grk_test_throttled_widget_key_01234567"
+THROTTLED_CALLER = "throttled-site"
+
 LANGS = ("en", "ms", "id", "th", "vi", "tl", "ta", "zh", "my", "km", "lo")
 # The Send button and the conversation's label in each language: catches a string table out of step.
 SEND = {
@@ -79,32 +153,229 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 browser_test = pytest.mark.browser
 
 
-# ---------------------------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def stand_in() -> Iterator[StandInServer]:
-    """The stand-in API serving the widget, the demo page and canned answers."""
-    with StandInServer() as server:
-        yield server
+# ---------------------------------------------------------------------------------------------- servers
+@dataclass
+class Api:
+    """A running govrag API: its base URL and data dir (audit log: `<home>/audit.sqlite3`)."""
+
+    url: str
+    home: Path
+    fake: FakeOpenAIServer | None = None
+
+    def audit(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Rows of a query on the server's audit log (read-only; the server keeps writing)."""
+        db = sqlite3.connect(f"file:{self.home / 'audit.sqlite3'}?mode=ro", uri=True, timeout=30)
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
 
 
-@pytest.fixture(scope="module")
-def base_url(stand_in: StandInServer) -> str:
-    """Where the demo page, /widget.js and /v1/* are served. Override to test a real `govrag serve`."""
-    return stand_in.url
+@dataclass
+class Corpus:
+    """The data dir served by `govrag serve` and the URL its PDF was ingested from."""
+
+    home: Path
+    leave_pdf_url: str
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (no Playwright-downloaded browser)."""
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until `/readyz` says ready; fails at once if the server exits or has no index."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"govrag serve exited with {proc.returncode}:\n{_log_tail(log)}")
+        try:
+            r = httpx.get(f"{url}/readyz", timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.3)
+            continue
+        if r.status_code == 200 and r.json().get("ready") is True:
+            return
+        raise AssertionError(f"govrag serve is up but not ready: {r.status_code} {r.text}\n{_log_tail(log)}")
+    raise AssertionError(f"govrag serve was not ready within {SERVER_START_TIMEOUT_S} s:\n{_log_tail(log)}")
+
+
+@pytest.fixture(scope="session")
+def playwright_api() -> Any:
+    """Playwright's sync API once Chromium is known to be there: skip without it (fail when
+    GOVRAG_REQUIRE_BROWSER=1). Session-scoped so that it runs before the session's index is built."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} missing: apt-get install chromium (or set GOVRAG_CHROMIUM)"
         if os.environ.get("GOVRAG_REQUIRE_BROWSER") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    sync_api.expect.set_options(timeout=15_000)
+    return sync_api
+
+
+@pytest.fixture(scope="module")
+def corpus(
+    playwright_api: Any,
+    sample_index: SampleIndex,
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: Any,
+    sparse_encoder: Any,
+) -> Corpus:
+    """The ingested sample corpus plus, through the real pipeline, a JSONL export with an HTML/JS payload
+    in its title, text and source, and a two-page PDF fetched from an http URL."""
+    home = clone_home(sample_index.home, tmp_path_factory.mktemp("widget-home"))
+    export = home / "intranet-notices.jsonl"
+    export.write_text(json.dumps(HOSTILE_RECORD, ensure_ascii=False) + "\n", encoding="utf-8")
+    pdf = home / "annual-leave.pdf"
+    write_simple_pdf(pdf, LEAVE_PDF_PAGES)
+    site = LocalSite()
+    try:
+        url = site.add("/circulars/annual-leave.pdf", pdf.read_bytes(), "application/pdf")
+        settings = build_settings(home, ingest={"workers": 1})
+        ingest_sources(settings, embedder, sparse_encoder, [str(export), url])
+    finally:
+        site.close()
+    return Corpus(home, url)
+
+
+@pytest.fixture(scope="module")
+def intranet_port() -> int:
+    """Port of the 'agency intranet' page on another origin (allowed by the server's CORS list)."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def server(corpus: Corpus, intranet_port: int) -> Iterator[Api]:
+    """`govrag serve` as a subprocess on loopback over `corpus` (extractive answers): anonymous callers
+    unlimited, a query-scoped widget key, a key limited to one request a minute, CORS for the intranet page.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    keys = [
+        {
+            "name": WIDGET_CALLER,
+            "hash": hash_key(WIDGET_KEY),
+            "agency": IMMIGRATION,
+            "groups": ["public"],
+            "scopes": ["query"],
+            "rate_per_minute": 0,
+        },
+        {
+            "name": THROTTLED_CALLER,
+            "hash": hash_key(THROTTLED_KEY),
+            "groups": ["public"],
+            "scopes": ["query"],
+            "rate_per_minute": 1,
+        },
+    ]
+    env = {
+        **os.environ,
+        "GOVRAG_ENVIRONMENT": "development",
+        "GOVRAG_LOG_LEVEL": "WARNING",
+        "GOVRAG_GENERATOR__BACKEND": "extractive",
+        "GOVRAG_API__SECURITY__ALLOW_ANONYMOUS": "true",
+        "GOVRAG_API__SECURITY__ANONYMOUS_RATE_PER_MINUTE": "0",
+        "GOVRAG_API__SECURITY__API_KEYS": json.dumps(keys),
+        "GOVRAG_API__SECURITY__CORS_ORIGINS": json.dumps([f"http://127.0.0.1:{intranet_port}"]),
+        "GOVRAG_API__RATE_BURST": "1",  # so the throttled key's second request within a minute is refused
+    }
+    cmd = [sys.executable, "-m", "govrag.cli", "serve", "--home", str(corpus.home)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    log = corpus.home / "serve.log"
+    with log.open("ab") as sink:  # a file, not a pipe: nobody reads a pipe while the tests run
+        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(url, proc, log)
+        yield Api(url, corpus.home)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def base_url(server: Api) -> str:
+    """Where the demo page, /widget.js and /v1/* are served (the real `govrag serve`)."""
+    return server.url
+
+
+@pytest.fixture(scope="module")
+def llm_server(
+    playwright_api: Any,
+    sample_index: SampleIndex,
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: Any,
+    sparse_encoder: Any,
+) -> Iterator[Api]:
+    """The govrag app (`create_app`, under uvicorn in this process) generating with the scripted
+    OpenAI-compatible server of tests/fake_openai.py: the only way to get `event: delta` text on demand."""
+    from govrag.app import create_app
+
+    home = clone_home(sample_index.home, tmp_path_factory.mktemp("widget-llm-home"))
+    with FakeOpenAIServer(models=("fake-model",)) as fake:
+        generator = {
+            "backend": "vllm",
+            "base_url": fake.base_url,
+            "model": "fake-model",
+            "max_retries": 0,
+            "breaker_failure_threshold": 1000,
+            "read_timeout_s": 60,
+            "connect_timeout_s": 5,
+        }
+        settings = api_settings(home, generator=generator, api={"security": {"anonymous_rate_per_minute": 0}})
+        with LiveServer(create_app(settings, embedder=embedder, sparse=sparse_encoder)) as live:
+            yield Api(live.url, home, fake)
+
+
+@pytest.fixture
+def llm(llm_server: Api) -> Iterator[Api]:
+    """`llm_server` with no scripted replies left over (and none left behind)."""
+    assert llm_server.fake is not None
+    llm_server.fake.reset()
+    yield llm_server
+    llm_server.fake.reset()
+
+
+@contextmanager
+def serve_page(port: int, html: str) -> Iterator[str]:
+    """Serve `html` at every path of http://127.0.0.1:{port}/ (a page of another site)."""
+    data = html.encode("utf-8")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+# ---------------------------------------------------------------------------------------------- browser
+@pytest.fixture(scope="module")
+def browser(playwright_api: Any) -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (no Playwright-downloaded browser)."""
+    playwright_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     OUT.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
+    with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
@@ -112,10 +383,12 @@ def browser() -> Iterator[Any]:
 
 @contextmanager
 def tab(browser: Any, **context: Any) -> Iterator[Any]:
-    """A fresh browser tab (own sessionStorage) that fails the test on page errors or off-machine requests."""
+    """A fresh browser tab (own sessionStorage) that fails the test on page errors, JavaScript dialogs
+    (an injected `alert()`) or off-machine requests."""
     ctx = browser.new_context(**{"viewport": {"width": 1024, "height": 768}, "locale": "en-US", **context})
     external: list[str] = []
     errors: list[str] = []
+    dialogs: list[str] = []
 
     def guard(route: Any) -> None:  # the widget must make no request off this machine (fonts, CDNs)
         host = urlparse(route.request.url).hostname or ""
@@ -125,15 +398,20 @@ def tab(browser: Any, **context: Any) -> Iterator[Any]:
             external.append(route.request.url)
             route.abort()
 
+    def dialog(d: Any) -> None:
+        dialogs.append(f"{d.type}: {d.message}")
+        d.dismiss()
+
     ctx.route("**/*", guard)
     pg = ctx.new_page()
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("dialog", dialog)
     try:
         yield pg
     finally:
         ctx.close()
-    if external or errors:
-        pytest.fail(f"external requests: {external}; page errors: {errors}")
+    if external or errors or dialogs:
+        pytest.fail(f"external requests: {external}; page errors: {errors}; dialogs: {dialogs}")
 
 
 @pytest.fixture
@@ -145,7 +423,10 @@ def page(browser: Any) -> Iterator[Any]:
 
 # ----------------------------------------------------------------------------------------------- helpers
 def mount(pg: Any, base_url: str, html_lang: str | None = None, **attrs: str) -> None:
-    """Open the demo page and replace its widget by one with these attributes (api_key -> api-key)."""
+    """Open the demo page and replace its widget by one with these attributes (api_key -> api-key).
+
+    Each finished answer's `govrag-answer` event detail is kept in `window.__answers`.
+    """
     pg.goto(base_url + "/")
     pg.wait_for_function("() => !!customElements.get('govrag-chat')")
     attrs.setdefault("mode", "inline")
@@ -158,6 +439,8 @@ def mount(pg: Any, base_url: str, html_lang: str | None = None, **attrs: str) ->
             document.querySelectorAll('govrag-chat').forEach((e) => e.remove());
             const w = document.createElement('govrag-chat');
             for (const [k, v] of Object.entries(attrs)) w.setAttribute(k, v);
+            window.__answers = window.__answers || [];
+            w.addEventListener('govrag-answer', (e) => window.__answers.push(e.detail));
             (document.getElementById('slot') || document.body).append(w);
         }""",
         [{k.replace("_", "-"): v for k, v in attrs.items()}, html_lang],
@@ -181,13 +464,37 @@ def answers(pg: Any) -> Any:
     return w(pg, "[role=log] .msg.bot")
 
 
+def last_query_id(pg: Any) -> str:
+    """The server's `query_id` of the last finished answer (from the widget's `govrag-answer` event)."""
+    qid = pg.evaluate("() => (window.__answers || []).map((d) => d.query_id).pop() || null")
+    assert qid, "no govrag-answer event yet"
+    return str(qid)
+
+
+def query_requests(pg: Any) -> list[Any]:
+    """Every `POST /v1/query` the page sends from now on (Playwright requests: `post_data_json`, headers)."""
+    sent: list[Any] = []
+
+    def keep(req: Any) -> None:
+        if req.method == "POST" and urlparse(req.url).path == "/v1/query":
+            sent.append(req)
+
+    pg.on("request", keep)
+    return sent
+
+
+def is_query(response: Any) -> bool:
+    """A response to `POST /v1/query`."""
+    return urlparse(response.url).path == "/v1/query"
+
+
 def shot(pg: Any, name: str) -> None:
     """Save a screenshot of the page under test-output/widget/."""
     pg.screenshot(path=str(OUT / f"{name}.png"))
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Poll a condition on the server side (a request recorded, a socket closed)."""
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll a condition on the server side (a row in the audit log)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if check():
@@ -219,6 +526,16 @@ def rgb(css: str) -> tuple[float, ...]:
     return tuple(float(x) for x in re.findall(r"[\d.]+", css)[:3])
 
 
+def watch_draft(pg: Any) -> None:
+    """Record every text the streaming draft shows in `window.__snaps`."""
+    pg.evaluate("""() => {
+        const d = document.querySelector('govrag-chat').shadowRoot.querySelector('.draft .body');
+        window.__snaps = [];
+        new MutationObserver(() => window.__snaps.push(d.textContent))
+            .observe(d, {childList: true, characterData: true, subtree: true});
+    }""")
+
+
 # ----------------------------------------------------------------------------- static checks (no browser)
 def test_widget_fits_budget_and_makes_no_external_requests() -> None:
     raw = WIDGET_JS.read_bytes()
@@ -243,53 +560,107 @@ def test_widget_fits_budget_and_makes_no_external_requests() -> None:
     assert "<govrag-chat" in demo
 
 
+def test_expected_answers_are_in_the_sample_corpus() -> None:
+    """The texts the browser tests expect are the corpus's own (not made up here)."""
+    assert EN_FEE in sample_corpus.PASSPORT_EN
+    assert f"# {PASSPORT_TITLE}" in sample_corpus.PASSPORT_EN
+    assert TH_FEE in sample_corpus.BUSINESS_TH[3][1]
+    assert (TH_TITLE, TH_SECTION) == ("การจดทะเบียนพาณิชย์สำหรับร้านค้าออนไลน์", "เอกสารที่ต้องใช้")
+    assert DENGUE_URL.startswith("https://")
+
+
 # ------------------------------------------------------------------------------------------ browser tests
 @browser_test
-def test_english_answer_streams_then_verified_answer_replaces_it(
-    page: Any, base_url: str, stand_in: StandInServer
-) -> None:
-    mount(page, base_url, agency="immigration", api_key="k-123")
+def test_english_answer_streams_from_the_server_with_its_citation(page: Any, server: Api) -> None:
+    from playwright.sync_api import expect
+
+    mount(page, server.url, agency=IMMIGRATION, api_key=WIDGET_KEY)
     assert page.evaluate("() => customElements.get('govrag-chat').version") == re.search(
         r"const VERSION = '([^']+)'", WIDGET_JS.read_text()
     ).group(1)
-    page.evaluate("""() => {
-        const d = document.querySelector('govrag-chat').shadowRoot.querySelector('.draft .body');
-        window.__snaps = [];
-        new MutationObserver(() => window.__snaps.push(d.textContent))
-            .observe(d, {childList: true, characterData: true, subtree: true});
-    }""")
-    ask(page, EN_QUESTION)
+    watch_draft(page)
+    sent = query_requests(page)
+    with page.expect_response(is_query) as got:
+        ask(page, EN_QUESTION)
     answer = answers(page).last
-    from playwright.sync_api import expect
-
-    expect(answer).to_contain_text("costs RM200")
-    snaps: list[str] = page.evaluate("() => window.__snaps")
-    streamed = [s for s in snaps if s.startswith("An adult passport")]
-    assert streamed, f"no streamed text was shown before the answer: {snaps}"
-    assert any(len(s) < len(streamed[-1]) for s in streamed), "text should grow as deltas arrive"
-    assert any(EN_UNSUPPORTED in s for s in streamed)
-    # The verified answer replaced the streamed draft: the unsupported sentence is gone.
-    expect(answer).not_to_contain_text(EN_UNSUPPORTED)
-    expect(w(page, ".draft")).to_be_hidden()
-    expect(answer.locator(".cite")).to_have_text(["[1]", "[2]"])
-    expect(answer.locator(".slist button")).to_have_text(
-        ["[1] Passport Renewal Guide 2024 · Page 3", "[2] Immigration Department FAQ"]
+    expect(answer.locator(".body")).to_contain_text(EN_FEE)
+    response = got.value
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    qid = last_query_id(page)
+    # The server's record of this answer: the widget's key, grounded, and only the passport guide cited
+    # (the agency filter kept the fee table, which has no agency, out).
+    rows = server.audit(
+        "SELECT caller, grounded, refused, generator, language, cited_doc_ids FROM queries "
+        "WHERE query_id = ?",
+        qid,
     )
+    assert rows == [(WIDGET_CALLER, 1, 0, "extractive", "en", json.dumps([PASSPORT_EN]))]
+    # The verified answer: sentences quoted from the guide, each followed by a [1] button.
+    text = answer.locator(".body").text_content() or ""
+    sentences = [s.strip() for s in text.split("[1]") if s.strip()]
+    assert sentences
+    assert EN_FEE in sentences
+    assert all(" ".join(s.split()) in " ".join(sample_corpus.PASSPORT_EN.split()) for s in sentences), (
+        sentences
+    )
+    expect(answer.locator(".cite")).to_have_count(len(sentences))
+    expect(answer.locator(".cite")).to_have_text(["[1]"] * len(sentences))
+    expect(answer.locator(".slist button")).to_have_text([f"[1] {PASSPORT_TITLE}"])
+    # While the server worked the draft said so; it is gone now.
+    assert "Searching the documents…" in page.evaluate("() => window.__snaps")
+    expect(w(page, ".draft")).to_be_hidden()
     # Announced once: the log is a polite live region and the draft is not inside it.
     log = w(page, "[role=log]")
     expect(log).to_have_attribute("aria-live", "polite")
     assert page.evaluate("""() => !document.querySelector('govrag-chat').shadowRoot
         .querySelector('[role=log]').contains(document.querySelector('govrag-chat').shadowRoot.querySelector('.draft'))""")
     expect(answer).to_be_focused()
-    rec = stand_in.log.queries[-1]
-    assert rec.body == {
+    assert sent[-1].post_data_json == {
         "question": EN_QUESTION,
         "history": [],
-        "filters": {"agency": "immigration"},
+        "filters": {"agency": IMMIGRATION},
         "stream": True,
     }
-    assert rec.authorization == "Bearer k-123"
+    assert sent[-1].headers["authorization"] == f"Bearer {WIDGET_KEY}"
     shot(page, "01-english-answer")
+
+
+@browser_test
+def test_llm_answer_streams_then_verified_answer_replaces_it(page: Any, llm: Api) -> None:
+    from playwright.sync_api import expect
+
+    assert llm.fake is not None
+    # The model streams three deltas, then stalls until released; the third cites a source that does
+    # not exist ([7]), which the server's verification removes from the final answer.
+    llm.fake.script(
+        StreamReply(
+            deltas=["The renewal fee is ", "70 dollars [1]. ", "Payment is by card [7].", " Never sent."],
+            stall_after=3,
+        )
+    )
+    mount(page, llm.url)
+    watch_draft(page)
+    ask(page, EN_QUESTION)
+    draft = w(page, ".draft .body")
+    expect(draft).to_have_text("The renewal fee is 70 dollars [1]. Payment is by card [7].")
+    expect(w(page, "button.stop")).to_be_visible()
+    expect(answers(page)).to_have_count(0)
+    shot(page, "01b-streaming-draft")
+    llm.fake.reset()  # the model's stream ends here
+    answer = answers(page).last
+    expect(answer.locator(".body")).to_have_text("The renewal fee is 70 dollars [1]. Payment is by card.")
+    expect(answer).not_to_contain_text("[7]")
+    expect(answer).not_to_contain_text("Never sent")
+    expect(w(page, ".draft")).to_be_hidden()
+    expect(answer.locator(".cite")).to_have_text(["[1]"])
+    expect(answer.locator(".slist button")).to_have_text([f"[1] {PASSPORT_TITLE}"])
+    snaps: list[str] = page.evaluate("() => window.__snaps")
+    assert snaps[0] == "Searching the documents…"
+    assert any(s.startswith("The renewal fee is") for s in snaps), f"no streamed text was shown: {snaps}"
+    rows = llm.audit("SELECT generator, grounded FROM queries WHERE query_id = ?", last_query_id(page))
+    assert rows == [("vllm", 1)]
+    shot(page, "01c-verified-answer")
 
 
 @browser_test
@@ -302,54 +673,76 @@ def test_thai_question_gets_thai_ui_answer_and_citation(page: Any, base_url: str
     expect(w(page, "h2")).to_have_text("ผู้ช่วยค้นเอกสาร")
     ask(page, TH_QUESTION)
     answer = answers(page).last
-    expect(answer.locator(".body")).to_have_attribute("lang", "th")
-    expect(answer.locator(".body")).to_have_text(TH_ANSWER)
+    body = answer.locator(".body")
+    expect(body).to_contain_text(TH_FEE)
+    expect(body).to_have_attribute("lang", "th")
     expect(answer.locator(".sources h3")).to_have_text("แหล่งที่มา")
-    expect(answer.locator(".cite")).to_have_count(2)
-    answer.locator(".cite").nth(1).click()
+    expect(answer.locator(".slist button").first).to_have_text(f"[1] {TH_TITLE}")
+    answer.locator(".cite").first.click()
     panel = w(page, ".src")
     expect(panel).to_be_visible()
-    expect(panel.locator("h3")).to_have_text("แหล่งที่มา [2]")
-    expect(panel).to_contain_text("ประกาศกรมการกงสุล เรื่องเอกสารประกอบคำขอ")
-    expect(panel.locator("dd").last).to_contain_text("ไทย")
+    expect(panel.locator("h3")).to_have_text("แหล่งที่มา [1]")
+    expect(panel.locator(".stitle")).to_have_text(TH_TITLE)
+    expect(panel.locator("dd")).to_have_text([f"{TH_TITLE} \u203a {TH_SECTION}", re.compile(r"^ไทย")])
     expect(panel.locator("blockquote")).to_have_attribute("lang", "th")
+    expect(panel.locator("blockquote")).to_contain_text(TH_FEE)
     shot(page, "02-thai-answer-source")
 
 
 @browser_test
-def test_citation_opens_source_panel_with_quote_link_page_language(page: Any, base_url: str) -> None:
+def test_citation_opens_source_panel_with_quote_page_language_and_safe_link(
+    page: Any, server: Api, corpus: Corpus
+) -> None:
     from playwright.sync_api import expect
 
-    mount(page, base_url)
+    mount(page, server.url)
     ask(page, EN_QUESTION)
     answer = answers(page).last
+    expect(answer.locator(".slist button").first).to_have_text(f"[1] {PASSPORT_TITLE}")
     cite = answer.locator(".cite").first
-    expect(cite).to_have_attribute("aria-label", "[1] Passport Renewal Guide 2024")
+    expect(cite).to_have_attribute("aria-label", f"[1] {PASSPORT_TITLE}")
     cite.click()
     panel = w(page, ".src")
     expect(panel).to_be_visible()
     expect(panel).to_have_attribute("role", "dialog")
     expect(panel.locator("h3")).to_be_focused()
-    expect(panel.locator(".stitle")).to_have_text("Passport Renewal Guide 2024")
-    expect(panel.locator("dd")).to_have_text(["3", "Fees \u203a Renewal fees", "English (en)"])
-    expect(panel.locator("blockquote")).to_have_text("The renewal fee for an adult passport is RM200.")
-    link = panel.locator("a")
-    expect(link).to_have_attribute("href", "https://docs.example.gov/passport-guide-2024.pdf#page=3")
-    expect(link).to_have_attribute("rel", "noopener noreferrer")
-    expect(link).to_have_text("Open the source document")
+    expect(panel.locator(".stitle")).to_have_text(PASSPORT_TITLE)
+    expect(panel.locator("dd")).to_have_text([f"{PASSPORT_TITLE} \u203a Documents and fee", "English (en)"])
+    expect(panel.locator("blockquote")).to_have_text(EN_FEE)
+    # A file on the server is named, not linked: only http(s) sources become links.
+    expect(panel.locator("a")).to_have_count(0)
+    expect(panel.locator(".path")).to_have_text(
+        re.compile(r"^file:///.+/immigration/passport-renewal\.en\.md$")
+    )
     shot(page, "03-source-panel")
     panel.get_by_role("button", name="Close").click()
     expect(panel).to_be_hidden()
     expect(cite).to_be_focused()
-    answer.locator(".slist button").nth(1).click()
-    expect(panel.locator("a")).to_have_attribute("href", "https://docs.example.gov/immigration-faq.html")
+    # A PDF ingested from an http URL: the link opens it at the cited page.
+    ask(page, LEAVE_QUESTION)
+    leave = answers(page).nth(1)
+    expect(leave.locator(".body")).to_contain_text(LEAVE_SENTENCE)
+    leave.locator(".cite").first.click()
+    expect(panel.locator("dd").first).to_have_text("2")
+    expect(panel.locator("blockquote")).to_have_text(LEAVE_SENTENCE)
+    link = panel.locator("a")
+    expect(link).to_have_attribute("href", corpus.leave_pdf_url + "#page=2")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_text("Open the source document")
+    # A JSONL record's https URL is linked as it is.
+    ask(page, DENGUE_QUESTION)
+    dengue_title = sample_corpus.EXPORT_RECORDS[0]["title"]
+    answers(page).nth(2).locator(".slist button", has_text=dengue_title).click()
+    expect(panel.locator(".stitle")).to_have_text(dengue_title)
+    expect(panel.locator("a")).to_have_attribute("href", DENGUE_URL)
 
 
 @browser_test
-def test_keyboard_only(page: Any, base_url: str, stand_in: StandInServer) -> None:
+def test_keyboard_only(page: Any, server: Api) -> None:
     from playwright.sync_api import expect
 
-    mount(page, base_url, mode="launcher")
+    mount(page, server.url, mode="launcher")
     fab = w(page, "button.fab")
     for _ in range(30):  # Tab through the page until the launcher has focus
         page.keyboard.press("Tab")
@@ -366,17 +759,17 @@ def test_keyboard_only(page: Any, base_url: str, stand_in: StandInServer) -> Non
     expect(fab).to_have_attribute("aria-expanded", "true")
     box = w(page, "textarea#gc-q")
     expect(box).to_be_focused()
-    sent = len(stand_in.log.queries)
-    page.keyboard.type("What is the fee?")
+    sent = query_requests(page)
+    page.keyboard.type("How much does it cost")
     page.keyboard.press("Shift+Enter")
-    page.keyboard.type("And how long does it take?")
-    expect(box).to_have_value("What is the fee?\nAnd how long does it take?")
-    assert len(stand_in.log.queries) == sent, "Shift+Enter must not send"
+    page.keyboard.type("to renew a passport?")
+    expect(box).to_have_value("How much does it cost\nto renew a passport?")
+    assert sent == [], "Shift+Enter must not send"
     page.keyboard.press("Enter")
     answer = answers(page).last
-    expect(answer).to_contain_text("costs RM200")
+    expect(answer.locator(".body")).to_contain_text(EN_FEE)
     expect(answer).to_be_focused()
-    assert stand_in.log.queries[-1].body["question"] == "What is the fee?\nAnd how long does it take?"
+    assert sent[-1].post_data_json["question"] == "How much does it cost\nto renew a passport?"
     page.keyboard.press("Tab")
     cite = answer.locator(".cite").first
     expect(cite).to_be_focused()
@@ -392,9 +785,9 @@ def test_keyboard_only(page: Any, base_url: str, stand_in: StandInServer) -> Non
     page.keyboard.press("Escape")
     expect(w(page, ".src")).to_be_hidden()
     expect(cite).to_be_focused()
-    # On through the second citation and the source list to the feedback buttons.
+    # On through the other citations and the source list to the feedback buttons.
     up = answer.get_by_role("button", name="Helpful", exact=True)
-    for _ in range(6):
+    for _ in range(8):
         page.keyboard.press("Tab")
         if (
             page.evaluate("() => document.querySelector('govrag-chat').shadowRoot.activeElement?.title")
@@ -404,7 +797,11 @@ def test_keyboard_only(page: Any, base_url: str, stand_in: StandInServer) -> Non
     expect(up).to_be_focused()
     page.keyboard.press("Enter")
     expect(up).to_have_attribute("aria-pressed", "true")
-    wait_until(lambda: any(f.get("rating") == "up" for f in stand_in.log.feedback), "keyboard feedback")
+    qid = last_query_id(page)
+    wait_until(
+        lambda: server.audit("SELECT rating FROM feedback WHERE query_id = ?", qid) == [("up",)],
+        "the rating in the server's audit log",
+    )
     page.keyboard.press("Escape")
     expect(w(page, "#gc-panel")).to_be_hidden()
     expect(fab).to_be_focused()
@@ -412,28 +809,34 @@ def test_keyboard_only(page: Any, base_url: str, stand_in: StandInServer) -> Non
 
 
 @browser_test
-def test_no_answer_in_documents_state(page: Any, base_url: str) -> None:
+def test_no_answer_in_documents_state(page: Any, server: Api) -> None:
     from playwright.sync_api import expect
 
-    mount(page, base_url)
-    ask(page, f"What will the {REFUSE_WORD} be tomorrow?")
+    mount(page, server.url)
+    ask(page, NO_ANSWER_QUESTION)
     answer = answers(page).last
     refused = answer.locator(".refused")
     expect(refused).to_be_visible()
     expect(refused.locator("strong")).to_have_text("No answer in the documents")
-    expect(refused).to_contain_text("Try rephrasing, or contact the agency.")
+    expect(refused.locator(".body")).to_have_text(refusal("en"))
     expect(answer.locator(".cite")).to_have_count(0)
     expect(answer.locator(".sources")).to_have_count(0)
     expect(answer.get_by_role("button", name="Not helpful")).to_be_visible()
+    rows = server.audit("SELECT refused, grounded FROM queries WHERE query_id = ?", last_query_id(page))
+    assert rows == [(1, 0)]
     shot(page, "05-no-answer")
+
+
+DEAD_API = "DEAD-API"  # replaced by the URL of a loopback port nobody listens on
 
 
 @browser_test
 @pytest.mark.parametrize(
-    ("case", "fulfil", "expected"),
+    ("case", "attrs", "fulfil", "expected"),
     [
-        (
+        (  # no server answers 500 on demand: intercepted
             "500",
+            {},
             {
                 "status": 500,
                 "content_type": "application/json",
@@ -444,22 +847,24 @@ def test_no_answer_in_documents_state(page: Any, base_url: str) -> None:
                 "index not loaded",
             ],
         ),
-        (
+        (  # the server's own limit on top_k
             "422",
-            {
-                "status": 422,
-                "content_type": "application/json",
-                "body": json.dumps({"detail": "question too long"}),
-            },
-            ["Something went wrong. Please try again.", "question too long"],
+            {"top_k": "50"},
+            None,
+            [
+                "Something went wrong. Please try again.",
+                "top_k is 50; the limit is 20 (api.limits.max_top_k)",
+            ],
         ),
         (
             "401",
-            {"status": 401, "content_type": "application/json", "body": json.dumps({"detail": "bad key"})},
+            {"api_key": "grk_not_a_key_this_server_knows"},
+            None,
             ["This website's access key was refused."],
         ),
-        (
+        (  # the server sends `event: error` only when answering crashes: intercepted
             "sse-error",
+            {},
             {
                 "status": 200,
                 "content_type": "text/event-stream",
@@ -471,28 +876,38 @@ def test_no_answer_in_documents_state(page: Any, base_url: str) -> None:
             },
             ["Something went wrong. Please try again.", "answer failed: RuntimeError"],
         ),
-        (
+        (  # a stream cut off before `done`: intercepted
             "cut-off",
+            {},
             {"status": 200, "content_type": "text/event-stream", "body": sse(("delta", {"text": "Partial"}))},
             ["The answer was interrupted. Please try again."],
         ),
-        ("network", None, ["The service could not be reached."]),
+        ("network", {"api_base": DEAD_API}, None, ["The service could not be reached."]),
     ],
 )
 def test_errors_are_shown_in_words(
-    page: Any, base_url: str, case: str, fulfil: dict[str, Any] | None, expected: list[str]
+    page: Any,
+    base_url: str,
+    case: str,
+    attrs: dict[str, str],
+    fulfil: dict[str, Any] | None,
+    expected: list[str],
 ) -> None:
     from playwright.sync_api import expect
 
-    mount(page, base_url)
-    if fulfil is None:
-        page.route("**/v1/query", lambda route: route.abort("connectionrefused"))
-    else:
+    if attrs.get("api_base") == DEAD_API:
+        attrs = {**attrs, "api_base": f"http://127.0.0.1:{free_port()}"}
+    mount(page, base_url, **attrs)
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if is_query(r) else None)
+    if fulfil is not None:
         page.route("**/v1/query", lambda route: route.fulfill(**fulfil))
     ask(page, EN_QUESTION)
     alert = w(page, "[role=alert]")
     for text in expected:
         expect(alert).to_contain_text(text)
+    if case in ("422", "401"):
+        assert statuses == [int(case)], "the real server's status"
     # Nothing half-done stays behind; the question is back in the box to try again.
     expect(w(page, "textarea#gc-q")).to_have_value(EN_QUESTION)
     expect(w(page, "[role=log] .msg")).to_have_count(0)
@@ -502,129 +917,78 @@ def test_errors_are_shown_in_words(
         shot(page, "06-error-500")
 
 
+def _use_up_rate_limit(url: str, key: str) -> None:
+    """Spend the throttled key's only token (burst 1, one a minute) so that its next request gets a 429."""
+    with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
+        for _ in range(3):
+            if client.post("/v1/search", json={"query": "passport", "top_k": 1}).status_code == 429:
+                return
+    raise AssertionError("the throttled key was never limited")
+
+
 @browser_test
 @pytest.mark.parametrize(
-    ("lang", "expected", "again"),
+    ("lang", "message", "again"),
     [
-        ("en", "Too many questions. Try again in 17 s.", r"^Too many questions\. Try again in 1[0-7] s\.$"),
-        ("th", "มีคำถามมากเกินไป โปรดลองอีกครั้งใน 17 วินาที", r"^มีคำถามมากเกินไป โปรดลองอีกครั้งใน 1[0-7] วินาที$"),
+        ("en", "Too many questions. Try again in {n} s.", r"^Too many questions\. Try again in (\d+) s\.$"),
+        ("th", "มีคำถามมากเกินไป โปรดลองอีกครั้งใน {n} วินาที", r"^มีคำถามมากเกินไป โปรดลองอีกครั้งใน (\d+) วินาที$"),
     ],
 )
 def test_rate_limit_429_says_when_to_retry(
-    page: Any, base_url: str, lang: str, expected: str, again: str
+    page: Any, server: Api, lang: str, message: str, again: str
 ) -> None:
     from playwright.sync_api import expect
 
-    mount(page, base_url, lang=lang)
-    calls: list[str] = []
-
-    def limited(route: Any) -> None:
-        calls.append(route.request.url)
-        route.fulfill(
-            status=429,
-            headers={"Retry-After": "17"},
-            content_type="application/json",
-            body=json.dumps({"error": {"code": "rate_limited", "message": "slow down"}}),
-        )
-
-    page.route("**/v1/query", limited)
-    ask(page, EN_QUESTION)
+    _use_up_rate_limit(server.url, THROTTLED_KEY)
+    mount(page, server.url, lang=lang, api_key=THROTTLED_KEY)
+    sent = query_requests(page)
+    with page.expect_response(is_query) as got:
+        ask(page, EN_QUESTION)
+    assert got.value.status == 429
+    retry = int(got.value.headers["retry-after"])
+    assert 1 <= retry <= 60
     alert = w(page, "[role=alert]")
-    expect(alert).to_have_text(expected)
+    expect(alert).to_have_text(message.format(n=retry))
     # Asking again before the wait is over is answered locally, without another request.
     w(page, "textarea#gc-q").press("Enter")
     expect(alert).to_have_text(re.compile(again))
-    assert len(calls) == 1
+    found = re.match(again, alert.text_content() or "")
+    assert found, alert.text_content()
+    assert int(found.group(1)) <= retry
+    assert len(sent) == 1
     if lang == "en":
         shot(page, "07-rate-limited")
 
 
 @browser_test
-def test_document_and_answer_text_is_never_html(page: Any, base_url: str) -> None:
+def test_ingested_html_and_script_are_shown_as_text(page: Any, server: Api) -> None:
     from playwright.sync_api import expect
 
-    img = '<img src=x onerror="window.__pwned=1">'
-    script = "<script>window.__pwned=2</script>"
-    citations = [
-        {
-            "n": 1,
-            "doc_id": "evil",
-            "title": f"{script} Guide",
-            "source": "javascript:window.__pwned=3",
-            "page": 1,
-            "section": [img],
-            "quote": f"Quote {img}",
-            "lang": "en",
-            "score": 0.5,
-        },
-        {
-            "n": 2,
-            "doc_id": "ok",
-            "title": "Safe <b>bold</b>",
-            "source": "https://docs.example.gov/a.pdf",
-            "page": 2,
-            "section": ["Part 2"],
-            "quote": "fine",
-            "lang": "en",
-            "score": 0.4,
-        },
-        {
-            "n": 3,
-            "doc_id": "data",
-            "title": "Data URL",
-            "source": " JAVASCRIPT:alert(1)",
-            "page": None,
-            "section": [],
-            "quote": "x",
-            "lang": "en",
-            "score": 0.3,
-        },
-    ]
-    body = sse(
-        ("sources", {"query_id": "q-evil", "sources": citations}),
-        ("delta", {"text": f"Streaming {img} {script}"}),
-        (
-            "done",
-            {
-                "query_id": "q-evil",
-                "answer": f"Answer with {img} and {script} [1][2] [3]",
-                "language": "en",
-                "citations": citations,
-                "grounded": True,
-                "refused": False,
-                "generator": "extractive",
-                "timings": {},
-                "warnings": [],
-            },
-        ),
-    )
-    mount(page, base_url)
-    page.route(
-        "**/v1/query", lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body)
-    )
-    ask(page, "<img src=y onerror=window.__pwned=4>")
+    mount(page, server.url)
+    user_payload = "<img src=y onerror=alert(4)>"
+    ask(page, f"{HOSTILE_QUESTION} {user_payload}")
     answer = answers(page).last
-    expect(answer.locator(".body")).to_contain_text(f"Answer with {img} and {script}")
-    expect(w(page, "[role=log] .msg.user")).to_contain_text("<img src=y onerror=window.__pwned=4>")
-    expect(answer.locator(".slist button").first).to_contain_text(f"[1] {script} Guide")
+    body = answer.locator(".body")
+    expect(body).to_contain_text(HOSTILE_SENTENCE)
+    text = body.text_content() or ""
+    assert SCRIPT in text
+    assert IMG in text
+    expect(w(page, "[role=log] .msg.user")).to_contain_text(user_payload)
+    expect(answer.locator(".slist button").first).to_have_text(f"[1] {HOSTILE_TITLE}")
     answer.locator(".cite").first.click()
     panel = w(page, ".src")
-    expect(panel.locator(".stitle")).to_have_text(f"{script} Guide")
-    expect(panel.locator("blockquote")).to_have_text(f"Quote {img}")
+    expect(panel.locator(".stitle")).to_have_text(HOSTILE_TITLE)
+    expect(panel.locator("blockquote")).to_have_text(HOSTILE_SENTENCE)
     expect(panel.locator("a")).to_have_count(0)  # javascript: is never a link
-    expect(panel.locator(".path")).to_have_text("javascript:window.__pwned=3")
+    expect(panel.locator(".path")).to_have_text(HOSTILE_SOURCE)
     shot(page, "08-injection-as-text")
-    answer.locator(".cite").nth(2).click()
-    expect(panel.locator("a")).to_have_count(0)
-    answer.locator(".cite").nth(1).click()
-    expect(panel.locator("a")).to_have_attribute("href", "https://docs.example.gov/a.pdf#page=2")
     counts = page.evaluate("""() => {
         const r = document.querySelector('govrag-chat').shadowRoot;
-        const inShadow = r.querySelectorAll('img, script, b, iframe, object').length;
+        const inShadow = r.querySelectorAll('img, script, iframe, object, embed').length;
         return [inShadow, document.querySelectorAll('img').length];
     }""")
     assert counts == [0, 0]
-    assert page.evaluate("() => window.__pwned") is None
+    # (An alert() that ran would fail the test in `tab`: dialogs are recorded there.)
 
 
 @browser_test
@@ -642,7 +1006,7 @@ def test_usable_at_320_px(browser: Any, base_url: str, mode: str) -> None:
             shot(page, "09-narrow-launcher-closed")
             fab.click()
         ask(page, EN_QUESTION)
-        expect(answers(page).last).to_contain_text("costs RM200")
+        expect(answers(page).last.locator(".body")).to_contain_text(EN_FEE)
         for css in ("#gc-panel", "button.send", "textarea#gc-q", "[role=log] .msg.bot"):
             box = w(page, css).last.bounding_box()
             assert box is not None, css
@@ -651,47 +1015,70 @@ def test_usable_at_320_px(browser: Any, base_url: str, mode: str) -> None:
         if mode == "inline":
             w(page, "#gc-panel").scroll_into_view_if_needed()
         shot(page, f"10-narrow-{mode}-answer")
+        # The source panel, with its long file path, fits too.
+        answers(page).last.locator(".cite").first.click()
+        box = w(page, ".src").bounding_box()
+        assert box is not None
+        assert 0 <= box["x"] <= box["x"] + box["width"] <= 320, f"the source panel overflows 320 px: {box}"
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 320
 
 
 @browser_test
-def test_stop_button_aborts_the_stream(page: Any, base_url: str, stand_in: StandInServer) -> None:
+def test_stop_button_aborts_the_stream(page: Any, llm: Api) -> None:
     from playwright.sync_api import expect
 
-    mount(page, base_url)
-    ask(page, f"Explain {SLOW_WORD} about passports")
+    assert llm.fake is not None
+    stopped_question = "How do I renew my passport online?"
+    llm.fake.script(
+        StreamReply(deltas=["Citizens aged 16 ", "and above ", "can renew online [1]."], stall_after=2),
+        StreamReply(deltas=["The renewal fee is 70 dollars [1]."]),
+    )
+    mount(page, llm.url)
+    sent = query_requests(page)
+    ask(page, stopped_question)
     draft = w(page, ".draft .body")
-    expect(draft).to_contain_text("word2")
+    expect(draft).to_have_text("Citizens aged 16 and above")
     stop = w(page, "button.stop")
     expect(stop).to_have_text("Stop")
     expect(w(page, "button.send")).to_be_hidden()
-    qid = stand_in.log.queries[-1].query_id
     stop.click()
     answer = answers(page).last
     expect(answer.locator(".note")).to_have_text("Stopped.")
-    expect(answer.locator(".body")).to_contain_text("word0 word1 word2")
-    expect(answer).not_to_contain_text("word59")
+    expect(answer.locator(".body")).to_have_text("Citizens aged 16 and above")
     expect(stop).to_be_hidden()
     expect(w(page, "button.send")).to_be_visible()
-    wait_until(lambda: qid in stand_in.log.aborted, "the server to see the connection closed")
-    # A stopped answer is not sent back as history.
+    # A stopped answer is not sent back as history; the next question is answered as usual.
     ask(page, EN_QUESTION)
-    expect(answers(page).last).to_contain_text("costs RM200")
-    assert stand_in.log.queries[-1].body["history"] == []
+    expect(answers(page).last.locator(".body")).to_have_text("The renewal fee is 70 dollars [1].")
+    assert [r.post_data_json["history"] for r in sent] == [[], []]
+    # The server gave up on the stopped answer when the browser hung up: had it read on, it would
+    # have finished (and recorded) the answer after the model's stream was released.
+    llm.fake.reset()
+    time.sleep(1.0)
+    questions = [q for (q,) in llm.audit("SELECT question FROM queries")]
+    assert stopped_question not in questions
+    assert EN_QUESTION in questions
 
 
 @browser_test
-def test_feedback_is_posted_with_optional_comment(page: Any, base_url: str, stand_in: StandInServer) -> None:
+def test_feedback_is_recorded_by_the_server_with_optional_comment(page: Any, server: Api) -> None:
     from playwright.sync_api import expect
 
-    mount(page, base_url)
+    mount(page, server.url)
     ask(page, EN_QUESTION)
     answer = answers(page).last
-    expect(answer).to_contain_text("costs RM200")
-    qid = stand_in.log.queries[-1].query_id
+    expect(answer.locator(".body")).to_contain_text(EN_FEE)
+    qid = last_query_id(page)
     down = answer.get_by_role("button", name="Not helpful")
     down.click()
     expect(down).to_have_attribute("aria-pressed", "true")
-    wait_until(lambda: {"query_id": qid, "rating": "down"} in stand_in.log.feedback, "the rating")
+
+    def feedback() -> list[tuple[Any, ...]]:
+        return server.audit(
+            "SELECT rating, comment, caller FROM feedback WHERE query_id = ? ORDER BY id", qid
+        )
+
+    wait_until(lambda: feedback() == [("down", "", "anonymous")], "the rating in the server's audit log")
     comment = answer.get_by_role("textbox", name="Add a comment (optional)")
     expect(comment).to_be_focused()
     comment.fill("The fee changed last month.")
@@ -699,10 +1086,9 @@ def test_feedback_is_posted_with_optional_comment(page: Any, base_url: str, stan
     expect(answer).to_contain_text("Thank you for your feedback.")
     wait_until(
         lambda: (
-            {"query_id": qid, "rating": "down", "comment": "The fee changed last month."}
-            in stand_in.log.feedback
+            feedback() == [("down", "", "anonymous"), ("down", "The fee changed last month.", "anonymous")]
         ),
-        "the comment",
+        "the comment in the server's audit log",
     )
     shot(page, "11-feedback")
     page.reload()  # the demo page's launcher widget shares the storage key: the rating is remembered
@@ -713,20 +1099,23 @@ def test_feedback_is_posted_with_optional_comment(page: Any, base_url: str, stan
 
 
 @browser_test
-def test_conversation_kept_per_tab_with_history_and_reset(
-    page: Any, base_url: str, stand_in: StandInServer
-) -> None:
+def test_conversation_kept_per_tab_with_history_and_reset(page: Any, server: Api) -> None:
     from playwright.sync_api import expect
 
-    mount(page, base_url)
+    mount(page, server.url)
+    sent = query_requests(page)
     ask(page, EN_QUESTION)
     expect(answers(page)).to_have_count(1)
-    ask(page, "And how long does it take?")
+    first = answers(page).first.locator(".body").text_content() or ""
+    assert EN_FEE in first
+    ask(page, FOLLOW_UP)
     expect(answers(page)).to_have_count(2)
-    assert stand_in.log.queries[-1].body["history"] == [
-        {"role": "user", "content": EN_QUESTION},
-        {"role": "assistant", "content": EN_ANSWER},
-    ]
+    # The follow-up is answered in the context of the first question (the fee table's processing time).
+    expect(answers(page).last.locator(".body")).to_contain_text("10 working days")
+    history = sent[-1].post_data_json["history"]
+    assert [t["role"] for t in history] == ["user", "assistant"]
+    assert history[0]["content"] == EN_QUESTION
+    assert EN_FEE in history[1]["content"]
     page.reload()  # the demo page's own widget uses the same storage key: same api-base, no agency
     expect(answers(page)).to_have_count(2)
     expect(w(page, "[role=log] .msg.user").first).to_have_text("You: " + EN_QUESTION)
@@ -743,24 +1132,65 @@ def test_conversation_kept_per_tab_with_history_and_reset(
     )
     page.reload()
     expect(w(page, "[role=log] .msg")).to_have_count(0)
+    sent = query_requests(page)
     page.evaluate("() => document.querySelector('govrag-chat').open()")
     ask(page, EN_QUESTION)
     expect(answers(page)).to_have_count(1)
-    assert stand_in.log.queries[-1].body["history"] == []
+    assert sent[-1].post_data_json["history"] == []
+
+
+INTRANET_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Agency intranet</title></head>
+<body>
+<h1>Staff intranet</h1>
+<p>Questions about passports? Ask the assistant below.</p>
+<script src="{api}/widget.js" defer></script>
+<govrag-chat api-key="{key}" agency="{agency}" mode="inline" title="Ask Immigration"></govrag-chat>
+</body>
+</html>
+"""
 
 
 @browser_test
-def test_cross_origin_api_base_with_key(page: Any, base_url: str) -> None:
+def test_embed_snippet_on_another_origin_with_a_query_key(page: Any, server: Api, intranet_port: int) -> None:
     from playwright.sync_api import expect
 
-    with StandInServer() as api:
-        mount(page, base_url, api_base=api.url + "/", api_key="public-query-key")
-        ask(page, EN_QUESTION)
+    html = INTRANET_PAGE.format(api=server.url, key=WIDGET_KEY, agency=IMMIGRATION)
+    started = time.time()
+    with serve_page(intranet_port, html) as intranet:
+        assert urlparse(intranet).netloc != urlparse(server.url).netloc  # another origin: CORS applies
+        sent = query_requests(page)
+        page.goto(intranet)
+        expect(w(page, "h2")).to_have_text("Ask Immigration")
+        with page.expect_response(is_query) as got:
+            ask(page, EN_QUESTION)
         answer = answers(page).last
-        expect(answer).to_contain_text("costs RM200")
-        assert api.log.queries[-1].authorization == "Bearer public-query-key"
+        expect(answer.locator(".body")).to_contain_text(EN_FEE)
+        # api-base defaulted to the folder widget.js came from: the API, not the intranet page.
+        assert sent[-1].url == f"{server.url}/v1/query"
+        assert sent[-1].headers["authorization"] == f"Bearer {WIDGET_KEY}"
+        assert got.value.headers["access-control-allow-origin"] == intranet.rstrip("/")
+        rows = server.audit(
+            "SELECT query_id FROM queries WHERE caller = ? AND time > ? ORDER BY time", WIDGET_CALLER, started
+        )
+        assert len(rows) == 1, rows
+        qid = rows[0][0]
         answer.get_by_role("button", name="Helpful", exact=True).click()
-        wait_until(lambda: len(api.log.feedback) == 1, "feedback at the cross-origin API")
+        wait_until(
+            lambda: (
+                server.audit("SELECT rating, caller FROM feedback WHERE query_id = ?", qid)
+                == [("up", WIDGET_CALLER)]
+            ),
+            "the feedback at the cross-origin API",
+        )
+        shot(page, "13-intranet-embed")
+    # A site the server's CORS list does not name gets nothing back: the browser blocks the response.
+    with serve_page(free_port(), html) as elsewhere:
+        page.goto(elsewhere)
+        ask(page, EN_QUESTION)
+        expect(w(page, "[role=alert]")).to_contain_text("The service could not be reached.")
+        expect(answers(page)).to_have_count(0)
 
 
 @browser_test
@@ -860,7 +1290,9 @@ def test_works_under_strict_content_security_policy(page: Any, base_url: str) ->
     page.route(base_url + "/", with_csp)
     mount(page, base_url, accent="#ffd700")
     ask(page, EN_QUESTION)
-    expect(answers(page).last.locator(".cite")).to_have_count(2)
+    answer = answers(page).last
+    expect(answer.locator(".body")).to_contain_text(EN_FEE)
+    expect(answer.locator(".cite").first).to_have_text("[1]")
     # The widget's styles still apply although inline <style> is forbidden.
     styles = page.evaluate("""() => {
         const r = document.querySelector('govrag-chat').shadowRoot;
