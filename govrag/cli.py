@@ -367,6 +367,8 @@ def serve(
     from rag.api.logs import configure_logging
 
     settings = _settings(config, home)
+    if settings.embedder.threads is None and settings.api.model_threads:
+        settings.embedder.threads = settings.api.model_threads
     try:
         api = create_app(settings)
     except InsecureSettingsError as exc:

@@ -61,13 +61,6 @@ class EmbedderSettings(BaseModel):
         default="auto",
         description='"auto" = bf16 autocast where the CPU has native bf16 (AMX/AVX512-BF16), else fp32.',
     )
-    bf16_min_tokens: int = Field(
-        default=96,
-        ge=0,
-        description="bf16 autocast only for batches of at least this many padded tokens: converting the "
-        "weights per call costs more than it saves on one short question (fp32 17 ms vs bf16 20 ms for one "
-        "sentence, 47 vs 33 ms for six, on a 2-core Xeon with AMX).",
-    )
     long_text: Literal["window", "truncate"] = Field(
         default="window",
         description="Inputs longer than the window: average over consecutive windows, or keep the first.",
@@ -139,6 +132,8 @@ class Embedder:
         self._dim = int(dim)
         self._bf16 = settings.backend == "bf16" or (settings.backend == "auto" and cpu_has_native_bf16())
         self._setup_tokenizer()
+        if self._bf16 and self._token_path:
+            self._store_bf16()
         ident = {
             "weights": weights_fp,
             "query_prompt": settings.query_prompt,
@@ -155,6 +150,21 @@ class Embedder:
             self._window,
             self.backend,
         )
+
+    def _store_bf16(self) -> None:
+        """Keep linear and embedding weights in bfloat16 (they run under bf16 autocast anyway).
+
+        Autocast otherwise converts every fp32 weight on every call: for one short question that costs
+        more than the bf16 matmul saves, and the encoder's weights are read from memory at twice the size.
+        Stored bf16: one question 14.6 ms instead of 20.3 ms (fp32) on one core, ~190 MB less resident
+        (the 250k-token embedding table), vectors at cosine >= 0.9999 to fp32 (LayerNorm, softmax and
+        pooling stay fp32 under autocast).
+        """
+        torch = self._torch
+        for module in self._st.modules():
+            if isinstance(module, torch.nn.Linear | torch.nn.Embedding):
+                for param in module.parameters(recurse=False):
+                    param.data = param.data.to(torch.bfloat16)
 
     # ------------------------------------------------------------------ resolution and fingerprints
     def _resolve(self, model: str) -> tuple[Path, str, str]:
@@ -383,8 +393,7 @@ class Embedder:
                 ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
                 mask[row, : len(seq)] = 1
             features: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
-            bf16 = self._bf16 and len(batch) * longest >= self.settings.bf16_min_tokens
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
                 for module in modules:
                     features = module(features)
             out[batch] = features["sentence_embedding"].float().numpy()
