@@ -6,10 +6,14 @@ why ("encrypted PDF (password required)", "zip bomb: DOCX expands to 1.2 GB > li
 inside a third-party library surfaces as a `ParseError` naming the format and the exception, never
 as a crash of the worker.
 
-Direct libraries are used instead of `unstructured`: unstructured 0.27 classifies every text block
-with a spaCy English model that it downloads at first use, so its HTML, DOCX, PPTX, XLSX, text and
-e-mail partitioners all fail offline (passing `languages=[...]` does not avoid it), it pulls
-spaCy/numba (~600 MB), and its title/narrative heuristics are English-only.
+Direct libraries are used instead of `unstructured` (checked again with 0.27.35): it classifies every
+text block with spaCy's `en_core_web_sm`, which it downloads from GitHub at first use, so every
+partitioner fails offline; no argument or environment variable avoids it (`languages=[...]`,
+`detect_language_per_element=False` and `UNSTRUCTURED_LANGUAGE_CHECKS=false` were tried), only replacing
+the private `unstructured.nlp.tokenize._get_nlp` does. It also sends an analytics ping on import
+unless `DO_NOT_TRACK=1`, pulls spaCy/numba (~600 MB), and its title/narrative heuristics are English-only
+(unspaced Thai paragraphs come out as titles). For the formats it would add (ODT, RTF, EPUB) the work is
+done by pandoc, which `pypandoc-binary` ships; that is the better route if they are needed.
 """
 
 from __future__ import annotations
