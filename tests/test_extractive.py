@@ -7,18 +7,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_citations import COLLECT, FEE
 
 from indices.schema import ChunkRecord, Hit
 from rag.extractive import ExtractiveAnswerer, ExtractiveSettings
 
-FEE = (
-    "You need a recent colour photograph with a white background, taken within the last three months, and "
-    "your current passport. The renewal fee is 70 dollars, paid by card when you submit the application."
-)
-COLLECT = (
-    "Your new passport is ready for collection within 10 working days. Bring your old passport, which will "
-    "be cancelled and returned to you."
-)
 TAX_TH = "ผู้มีเงินได้ต้องยื่นแบบแสดงรายการภาษีภายในวันที่ 31 มีนาคม ยื่นทางออนไลน์ได้ถึงวันที่ 8 เมษายน"
 
 
