@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from api_support import (
+    FEES_XLSX,
     FINANCE_DOC,
     HR_DOC,
     INJECTION_DOC,
@@ -322,7 +323,8 @@ def test_personal_data_never_reaches_logs_or_audit(
                 },
             )
     assert a["generator"] == "extractive"  # the generator failed ...
-    assert PASSPORT_EN in {c["doc_id"] for c in a["citations"]}
+    assert "70 dollars" in a["answer"], a["answer"]  # the passport guide or the fees table says so
+    assert {c["doc_id"] for c in a["citations"]} <= {PASSPORT_EN, FEES_XLSX}
     logged = json_log.getvalue()
     assert "generator failed" in logged  # ... and that was logged, with the server's echo redacted
     assert "[NRIC]" in logged

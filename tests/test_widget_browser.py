@@ -1176,14 +1176,13 @@ def test_embed_snippet_on_another_origin_with_a_query_key(page: Any, server: Api
         )
         assert len(rows) == 1, rows
         qid = rows[0][0]
-        answer.get_by_role("button", name="Helpful", exact=True).click()
-        wait_until(
-            lambda: (
-                server.audit("SELECT rating, caller FROM feedback WHERE query_id = ?", qid)
-                == [("up", WIDGET_CALLER)]
-            ),
-            "the feedback at the cross-origin API",
-        )
+        with page.expect_response(lambda r: urlparse(r.url).path == "/v1/feedback", timeout=60_000) as fb:
+            answer.get_by_role("button", name="Helpful", exact=True).click()
+        assert fb.value.status == 200, fb.value.text()
+        assert fb.value.headers["access-control-allow-origin"] == intranet.rstrip("/")
+        feedback = lambda: server.audit("SELECT rating, caller FROM feedback WHERE query_id = ?", qid)  # noqa: E731
+        wait_until(lambda: bool(feedback()), "the feedback at the cross-origin API", timeout=60)
+        assert set(feedback()) == {("up", WIDGET_CALLER)}, feedback()
         shot(page, "13-intranet-embed")
     # A site the server's CORS list does not name gets nothing back: the browser blocks the response.
     with serve_page(free_port(), html) as elsewhere:
