@@ -68,19 +68,16 @@ class _AnswerRun:
     """The answer service and helpers for one run."""
 
     def __init__(self, ev: EvalIndex) -> None:
-        from indices.language import LanguageDetector
+        from govrag.components import make_retriever
         from rag.answering import AnswerService
         from rag.generators import build_generator
         from rag.prompting import PromptBuilder, TokenCounter
-        from rag.retrieval import Retriever
 
         s, comps = ev.settings, ev.components
         self.ev = ev
-        self.detector = LanguageDetector(s.language)
         self.generator = build_generator(s.generator)
-        retriever = Retriever(
-            comps.embedder, comps.sparse, comps.index, self.detector, prefetch=s.index.prefetch
-        )
+        retriever = make_retriever(s, comps)
+        self.detector = retriever.detector
         prompts = PromptBuilder(s.answer.prompt, TokenCounter(s.answer.prompt.tokenizer))
         self.service = AnswerService(s.answer, retriever, comps.embedder, prompts, self.generator)
         self.latencies: list[float] = []

@@ -414,18 +414,10 @@ def run_retrieval(
 
     `details`, when given, receives one row per (set, mode, question) with the rank found.
     """
-    from indices.language import LanguageDetector
+    from govrag.components import make_retriever
     from indices.schema import SearchFilter, SearchMode
-    from rag.retrieval import Retriever
 
-    comps = ev.components
-    retriever = Retriever(
-        comps.embedder,
-        comps.sparse,
-        comps.index,
-        LanguageDetector(ev.settings.language),
-        prefetch=ev.settings.index.prefetch,
-    )
+    retriever = make_retriever(ev.settings, ev.components)  # the API's retrieval path, reranker included
     sets = [prepare_set(Path(p), ev.corpus, limit, seed) for p in question_files]
     latencies: dict[str, list[float]] = {mode: [] for mode in modes}
     report_sets: dict[str, Any] = {}
