@@ -61,5 +61,9 @@ typecheck: install-test
 
 check: lint typecheck test
 
+# Everything the targets above made: the venv, the demo's data dir, the converted-model cache and the
+# vLLM test environment with its models under ~/.cache/govrag (about 3.5 GB; `make test` rebuilds it).
+GOVRAG_CACHE ?= $(HOME)/.cache/govrag
 clean:
-	rm -rf $(VENV) govrag-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) govrag-data .cache .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf "$(GOVRAG_CACHE)" "$${GOVRAG_VLLM_VENV:-$(GOVRAG_CACHE)/vllm-venv}" "$${GOVRAG_VLLM_MODEL_DIR:-$(GOVRAG_CACHE)/tiny-qwen3}"

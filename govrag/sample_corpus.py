@@ -1,16 +1,24 @@
 """A small public-service sample corpus that govrag writes itself (quickstart and tests).
 
-Thirteen short documents about passports, flood relief, dengue, business registration and fees, in
-English, Malay, Indonesian, Thai, Vietnamese, Tamil and Chinese, written out as Markdown, HTML, plain
-text, DOCX, XLSX, PDF and a JSONL export. The content is illustrative, written for this project; it is
-not an official statement of any agency.
+Twelve short documents (ten files: a JSONL export holds two) about passports, flood relief, dengue,
+business registration and fees, in English, Malay, Indonesian, Thai, Vietnamese, Tamil and Chinese,
+written out as Markdown, HTML, plain text, DOCX, XLSX, PDF and a JSONL export. The content is
+illustrative, written for this project; it is not an official statement of any agency.
+
+Writing is deterministic and idempotent: the generated DOCX/XLSX carry fixed timestamps (zip entries and
+core properties), and a file whose bytes are already right is not touched, so a second `govrag quickstart`
+finds every document unchanged instead of re-embedding the Office files.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import zipfile
 import zlib
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 PASSPORT_EN = """# Renewing your passport
@@ -204,10 +212,33 @@ EXPORT_RECORDS = [
 ]
 
 
-def _write_docx(path: Path, blocks: list[tuple[str, str]]) -> None:
+#: The timestamp written into generated Office files (zip entries and core properties).
+FIXED_TIME = datetime(2026, 1, 1, 0, 0, 0)
+_CORE_DATES = re.compile(r"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*(</dcterms:)")
+
+
+def _fixed_zip(data: bytes) -> bytes:
+    """`data` (an OOXML zip) rewritten with every entry dated `FIXED_TIME`, so equal content gives equal bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps `modified` with the time of saving
+                body = _CORE_DATES.sub(rf"\g<1>{FIXED_TIME:%Y-%m-%dT%H:%M:%SZ}\g<2>", body.decode()).encode()
+            dst.writestr(fixed, body)
+    return out.getvalue()
+
+
+def _docx_bytes(blocks: list[tuple[str, str]]) -> bytes:
     from docx import Document
 
     doc = Document()
+    props = doc.core_properties
+    props.created = props.modified = props.last_printed = FIXED_TIME
+    props.revision = 1
     for kind, text in blocks:
         if kind == "title":
             doc.add_heading(text, level=1)
@@ -215,19 +246,24 @@ def _write_docx(path: Path, blocks: list[tuple[str, str]]) -> None:
             doc.add_heading(text, level=2)
         else:
             doc.add_paragraph(text)
-    doc.save(str(path))
+    buf = io.BytesIO()
+    doc.save(buf)
+    return _fixed_zip(buf.getvalue())
 
 
-def _write_xlsx(path: Path, rows: list[list[str]]) -> None:
+def _xlsx_bytes(rows: list[list[str]]) -> bytes:
     from openpyxl import Workbook
 
     wb = Workbook()
+    wb.properties.created = wb.properties.modified = FIXED_TIME
     ws = wb.active
     assert ws is not None
     ws.title = "Fees"
     for row in rows:
         ws.append(row)
-    wb.save(str(path))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _fixed_zip(buf.getvalue())
 
 
 def _pdf_escape(line: str) -> str:
@@ -235,7 +271,12 @@ def _pdf_escape(line: str) -> str:
 
 
 def write_simple_pdf(path: Path, pages: list[list[str]]) -> None:
-    """Write a small text PDF (Helvetica, Latin text) with one content stream per page.
+    """Write `simple_pdf_bytes(pages)` to `path`."""
+    path.write_bytes(simple_pdf_bytes(pages))
+
+
+def simple_pdf_bytes(pages: list[list[str]]) -> bytes:
+    """A small text PDF (Helvetica, Latin text) with one content stream per page.
 
     Enough for a sample document with a real text layer; no PDF library is needed at run time.
     """
@@ -269,39 +310,44 @@ def write_simple_pdf(path: Path, pages: list[list[str]]) -> None:
     for off in offsets:
         out += f"{off:010d} 00000 n \n".encode()
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    path.write_bytes(bytes(out))
+    return bytes(out)
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    """Write `data` unless `path` already holds exactly it (keeps mtimes, so nothing looks changed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.read_bytes() == data:
+            return
+    except FileNotFoundError:
+        pass
+    path.write_bytes(data)
 
 
 def write_sample_corpus(dest: Path) -> list[Path]:
-    """Write the sample corpus into `dest` (created if needed); returns the files written."""
+    """Write the sample corpus into `dest` (created if needed); returns the files written.
+
+    Idempotent: files already holding the right bytes are left alone.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str | bytes] = {
-        "immigration/passport-renewal.en.md": PASSPORT_EN,
-        "immigration/passport-renewal.zh.md": PASSPORT_ZH,
-        "welfare/bantuan-banjir.ms.html": FLOOD_MS_HTML,
-        "health/demam-berdarah.id.txt": DENGUE_ID,
-        "health/dengue-prevention.ta.txt": DENGUE_TA,
-        "business/dang-ky-ho-kinh-doanh.vi.html": BUSINESS_VI_HTML,
-        "exports/faq.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in EXPORT_RECORDS),
+    files: dict[str, Callable[[], bytes]] = {
+        "immigration/passport-renewal.en.md": PASSPORT_EN.encode,
+        "immigration/passport-renewal.zh.md": PASSPORT_ZH.encode,
+        "welfare/bantuan-banjir.ms.html": FLOOD_MS_HTML.encode,
+        "health/demam-berdarah.id.txt": DENGUE_ID.encode,
+        "health/dengue-prevention.ta.txt": DENGUE_TA.encode,
+        "business/dang-ky-ho-kinh-doanh.vi.html": BUSINESS_VI_HTML.encode,
+        "exports/faq.jsonl": lambda: "".join(
+            json.dumps(r, ensure_ascii=False) + "\n" for r in EXPORT_RECORDS
+        ).encode(),
+        "business/jdtb-perniagaan.ms.docx": lambda: _docx_bytes(BUSINESS_MS_DOCX),
+        "business/commercial-registration.th.docx": lambda: _docx_bytes(BUSINESS_TH),
+        "welfare/flood-relief-guide.en.pdf": lambda: simple_pdf_bytes(FLOOD_EN_PDF_PAGES),
+        "fees/service-fees.xlsx": lambda: _xlsx_bytes(FEES_XLSX),
     }
     written: list[Path] = []
-    for rel, content in files.items():
+    for rel, make in files.items():
         path = dest / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, str):
-            path.write_text(content, encoding="utf-8")
-        else:
-            path.write_bytes(content)
-        written.append(path)
-    generated: dict[str, Callable[[Path], object]] = {
-        "business/jdtb-perniagaan.ms.docx": lambda p: _write_docx(p, BUSINESS_MS_DOCX),
-        "business/commercial-registration.th.docx": lambda p: _write_docx(p, BUSINESS_TH),
-        "welfare/flood-relief-guide.en.pdf": lambda p: write_simple_pdf(p, FLOOD_EN_PDF_PAGES),
-        "fees/service-fees.xlsx": lambda p: _write_xlsx(p, FEES_XLSX),
-    }
-    for rel, make in generated.items():
-        path = dest / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        make(path)
+        _write_if_changed(path, make())
         written.append(path)
     return written

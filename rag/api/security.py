@@ -173,7 +173,27 @@ def check_production(settings_env: str, security: SecuritySettings) -> list[str]
     return security_problems(security) if settings_env == "production" else []
 
 
-if __name__ == "__main__":  # pragma: no cover - a helper for operators
+def _main(argv: list[str] | None = None) -> int:
+    """`python -m rag.api.security`: make a new API key and the hash to configure for it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m rag.api.security",
+        description="Generate a new API key: give the key to the caller (it is shown once) and put its "
+        "hash in api.security.api_keys[].hash. The key itself is never stored.",
+    )
+    parser.add_argument("--json", action="store_true", help="print {key, hash} as JSON")
+    args = parser.parse_args(argv)
     new_key, new_hash = generate_key()
-    print(f"key (give to the caller, shown once): {new_key}")
-    print(f"hash (put in api.security.api_keys[].hash): {new_hash}")
+    if args.json:
+        import json
+
+        print(json.dumps({"key": new_key, "hash": new_hash}))
+    else:
+        print(f"key (give to the caller, shown once): {new_key}")
+        print(f"hash (put in api.security.api_keys[].hash): {new_hash}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised as a subprocess in tests
+    raise SystemExit(_main())
