@@ -56,7 +56,33 @@ QUICKSTART_QUESTIONS = (
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
-def _settings(config: Path | None, home: Path | None) -> Settings:
+#: `-v` given before the command (0: warnings only, 1: INFO, 2+: DEBUG); set by `_global_options`.
+_VERBOSITY = {"level": 0}
+
+
+@app.callback()
+def _global_options(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Show progress logs (-v: INFO, -vv: DEBUG). Without it the CLI prints warnings and results "
+            "only, unless log_level is set in the settings.",
+        ),
+    ] = 0,
+) -> None:
+    """Retrieval-augmented answers with checkable citations over government documents."""
+    _VERBOSITY["level"] = verbose
+
+
+def _settings(config: Path | None, home: Path | None, *, server: bool = False) -> Settings:
+    """The settings for one CLI command, with the process set up for it (`configure_runtime`).
+
+    Commands are quiet (WARNING) unless `-v` is given or `log_level` is set explicitly (env or YAML); a
+    server (`server=True`) keeps the configured level, since its log is its record.
+    """
     from govrag.components import configure_runtime
 
     overrides: dict[str, Any] = {}
@@ -67,6 +93,11 @@ def _settings(config: Path | None, home: Path | None) -> Settings:
     except Exception as exc:  # pydantic ValidationError or a bad YAML file: say which and why
         console.print(f"[red]error:[/red] invalid settings: {exc}")
         raise typer.Exit(2) from exc
+    verbosity = _VERBOSITY["level"]
+    if verbosity:
+        settings.log_level = "INFO" if verbosity == 1 else "DEBUG"
+    elif not server and "log_level" not in settings.model_fields_set:
+        settings.log_level = "WARNING"
     configure_runtime(settings)
     return settings
 
@@ -287,7 +318,7 @@ def _run_searches(settings: Settings, queries: list[str], k: int, mode: str, flt
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="The question or keywords.")],
-    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Number of results.")] = 5,
+    k: Annotated[int, typer.Option("--top-k", "-k", "--k", min=1, max=100, help="Number of results.")] = 5,
     mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
     agency: Annotated[str | None, typer.Option(help="Only this agency's documents.")] = None,
     lang: Annotated[str | None, typer.Option(help="Only documents in this language.")] = None,
@@ -370,7 +401,7 @@ def serve(
     from govrag.app import InsecureSettingsError, create_app
     from rag.api.logs import configure_logging
 
-    settings = _settings(config, home)
+    settings = _settings(config, home, server=True)
     if settings.embedder.threads is None and settings.api.model_threads:
         settings.embedder.threads = settings.api.model_threads
     try:
