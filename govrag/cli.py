@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,7 +26,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from govrag.settings import Settings, load_settings
+from govrag.cli_common import (
+    VERBOSITY,
+    ConfigOpt,
+    HomeOpt,
+    JsonOpt,
+    _fail,
+    _settings,
+    console,
+    out,
+)
+from govrag.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +46,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
-out = Console()
-
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (default: $GOVRAG_CONFIG).")
-]
-HomeOpt = Annotated[
-    Path | None, typer.Option("--home", help="Data directory (default: $GOVRAG_HOME or ./govrag-data).")
-]
 #: Example questions the quickstart asks of the sample corpus (English, Thai, Malay, Chinese).
 QUICKSTART_QUESTIONS = (
     "How much does it cost to renew a passport?",
@@ -53,11 +53,6 @@ QUICKSTART_QUESTIONS = (
     "Berapakah bantuan wang ihsan banjir?",
     "领取新护照需要多长时间？",
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-
-
-#: `-v` given before the command (0: warnings only, 1: INFO, 2+: DEBUG); set by `_global_options`.
-_VERBOSITY = {"level": 0}
 
 
 @app.callback()
@@ -74,37 +69,7 @@ def _global_options(
     ] = 0,
 ) -> None:
     """Retrieval-augmented answers with checkable citations over government documents."""
-    _VERBOSITY["level"] = verbose
-
-
-def _settings(config: Path | None, home: Path | None, *, server: bool = False) -> Settings:
-    """The settings for one CLI command, with the process set up for it (`configure_runtime`).
-
-    Commands are quiet (WARNING) unless `-v` is given or `log_level` is set explicitly (env or YAML); a
-    server (`server=True`) keeps the configured level, since its log is its record.
-    """
-    from govrag.components import configure_runtime
-
-    overrides: dict[str, Any] = {}
-    if home is not None:
-        overrides["home"] = home
-    try:
-        settings = load_settings(config, **overrides)
-    except Exception as exc:  # pydantic ValidationError or a bad YAML file: say which and why
-        console.print(f"[red]error:[/red] invalid settings: {exc}")
-        raise typer.Exit(2) from exc
-    verbosity = _VERBOSITY["level"]
-    if verbosity:
-        settings.log_level = "INFO" if verbosity == 1 else "DEBUG"
-    elif not server and "log_level" not in settings.model_fields_set:
-        settings.log_level = "WARNING"
-    configure_runtime(settings)
-    return settings
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
+    VERBOSITY["level"] = verbose
 
 
 def _open(settings: Settings, *, create: bool) -> Any:
@@ -479,6 +444,11 @@ def quickstart(
 from govrag.eval_cli import eval_app  # noqa: E402  (the sub-app imports nothing heavy)
 
 app.add_typer(eval_app, name="eval")
+
+from govrag.documents_cli import documents_app, status  # noqa: E402  (uses the helpers above)
+
+app.add_typer(documents_app, name="documents")
+app.command()(status)
 
 
 def main() -> None:

@@ -59,7 +59,7 @@ def _open(
     corpus: list[Path], questions: list[Path], index_dir: Path | None, config: Path | None, home: Path | None
 ) -> Any:
     """Check the question files (cheap, fails fast), then open or build the evaluation index."""
-    from govrag.cli import _settings
+    from govrag.cli_common import _settings
     from govrag.evaluation import EvalDataError, EvalIndex, load_questions
     from indices.errors import IndexError_
 
