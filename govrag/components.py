@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from govrag.settings import Settings
 from indices.embedder import Embedder
-from indices.registry import open_index
+from indices.registry import check_openable, open_index
 from indices.sparse import SparseEncoder
 from indices.vector_index import VectorIndex
 
@@ -83,6 +83,10 @@ def open_components(settings: Settings, *, create: bool, with_index: bool = True
 
     `create=False` raises `IndexNotFoundError` when nothing was ingested yet.
     """
+    if with_index:
+        check_openable(
+            settings.index, settings.home, create=create
+        )  # a locked index fails in ms, not after a model load
     embedder = Embedder(settings.embedder, settings.models_dir)
     sparse = SparseEncoder(settings.sparse)
     index = (

@@ -105,10 +105,7 @@ class EdgeIndex(QdrantIndexBase):
         folder = Path(folder)
         if not folder.is_dir():
             if not create:
-                raise IndexNotFoundError(
-                    f"No index at {folder}: run `govrag ingest` first to build it "
-                    "(or point index.path to an existing index)."
-                )
+                raise missing_index_error(folder)
             folder.mkdir(parents=True, exist_ok=True)
         lock = FolderLock(folder)
         try:
@@ -321,3 +318,11 @@ class EdgeIndex(QdrantIndexBase):
             with_payload=base.payload_fields(fields),
         )
         return base.raw_hits(self._shard.query(req))
+
+
+def missing_index_error(folder: Path) -> IndexNotFoundError:
+    """The error for an embedded index folder that does not exist (nothing ingested yet)."""
+    return IndexNotFoundError(
+        f"No index at {folder}: run `govrag ingest` first to build it "
+        "(or point index.path to an existing index)."
+    )

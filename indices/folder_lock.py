@@ -62,6 +62,27 @@ class FolderLock:
         logger.debug("unlocked %s", self.path)
 
 
+def check_unlocked(folder: Path) -> None:
+    """Raise `IndexLockedError` now if another process holds `folder` (no-op when it has no lock file).
+
+    A cheap early check for commands that would otherwise load a model for seconds before opening the
+    index and finding it locked; the real lock is still taken when the index is opened.
+    """
+    path = folder / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise locked_error(folder, _read_holder(fd)) from exc
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def _read_holder(fd: int) -> str:
     """A human description of the process recorded in the lock file, or "unknown"."""
     try:

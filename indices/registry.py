@@ -131,6 +131,21 @@ def _open_server(
 BACKENDS: dict[str, BackendFactory] = {"embedded": _open_embedded, "server": _open_server}
 
 
+def check_openable(settings: IndexSettings, home: Path, *, create: bool) -> None:
+    """Fail fast, before any model is loaded: an embedded index folder held by another process raises
+    `IndexLockedError` naming the holder, a missing one (when not creating) `IndexNotFoundError`. Server
+    backends are checked when connecting."""
+    if settings.backend != "embedded":
+        return
+    from indices.edge_index import missing_index_error
+    from indices.folder_lock import check_unlocked
+
+    folder = settings.embedded_folder(home)
+    if not create and not folder.is_dir():
+        raise missing_index_error(folder)
+    check_unlocked(folder)
+
+
 def open_index(settings: IndexSettings, identity: EmbedderIdentity, home: Path, create: bool) -> VectorIndex:
     """Open (and with `create=True`, create if missing) the configured index.
 
