@@ -333,6 +333,8 @@ class QdrantIndexBase(abc.ABC):
                 st.content_hashes.add(str(payload.get("content_hash", "")))
                 st.n_points += 1
                 st.n_chunks_expected = max(st.n_chunks_expected, int(payload.get("n_chunks", 1)))
+                st.roots.add(str(payload.get("root", "")))
+                st.agencies.add(str(payload.get("agency", "")))
         return states
 
     def iter_documents(self, flt: SearchFilter | None = None) -> Iterator[DocumentSummary]:
@@ -358,6 +360,7 @@ class QdrantIndexBase(abc.ABC):
                 n_chunks=int(p.get("n_chunks", 1)),
                 content_hash=str(p.get("content_hash", "")),
                 ingested_at=float(p.get("ingested_at", 0.0)),
+                root=str(p.get("root", "")),
             )
 
     def count_documents(self, flt: SearchFilter | None = None) -> int:
