@@ -449,6 +449,10 @@ from govrag.eval_cli import eval_app  # noqa: E402  (the sub-app imports nothing
 
 app.add_typer(eval_app, name="eval")
 
+from govrag.index_cli import index_app  # noqa: E402  (imports nothing heavy either)
+
+app.add_typer(index_app, name="index")
+
 
 def main() -> None:
     """Console entry point."""
