@@ -8,6 +8,7 @@ command that builds it, and `/readyz` says not ready.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from indices.embedder import Embedder
 from indices.errors import IndexError_, IndexNotFoundError
 from indices.registry import open_index
 from indices.sparse import SparseEncoder
+from indices.vector_index import VectorIndex
 from rag.answering import AnswerService
 from rag.api.audit import SqliteAuditLog
 from rag.api.deps import ApiError, Services, http_error
@@ -44,6 +46,26 @@ logger = logging.getLogger(__name__)
 
 class InsecureSettingsError(RuntimeError):
     """Production mode with insecure defaults (anonymous access, open CORS, no keys)."""
+
+
+#: An absolute path or file URI inside a message (never shown to API callers: issue 10).
+_PATH = re.compile(r"(?<![\w:/.])(?:file://)?/[^\s;,()'\"]+")
+
+
+def public_message(message: str) -> str:
+    """`message` without the server's paths, for API callers (`/readyz`, 503 errors)."""
+    return _PATH.sub("<path>", message)
+
+
+def _index_health(index: VectorIndex) -> str:
+    """The quick integrity check of the open index: "" when healthy, else a path-free problem."""
+    try:
+        report = index.check(quick=True)
+    except NotImplementedError:
+        return ""
+    except IndexError_ as exc:
+        return public_message(str(exc))
+    return "" if report.ok else public_message(f"the index is damaged: {report.summary()}")
 
 
 def _static_dir() -> Path:
@@ -84,11 +106,11 @@ def _open_services(
     try:
         comps = _open_components(settings, embedder, sparse)
     except IndexNotFoundError as exc:
-        services.index_problem = str(exc)
+        services.index_problem = public_message(str(exc))
         logger.warning("no index yet: %s", exc)
         return services
     except IndexError_ as exc:
-        services.index_problem = str(exc)
+        services.index_problem = public_message(str(exc))
         logger.error("index cannot be opened: %s", exc)
         return services
     index = comps.index
@@ -100,6 +122,7 @@ def _open_services(
     prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
     _warm_up(retriever)
     services.index = index
+    services.index_check = lambda: _index_health(index)
     services.retriever = retriever
     services.generator = generator
     services.answers = AnswerService(settings.answer, retriever, embedder, prompts, generator)
@@ -197,6 +220,13 @@ def create_app(
         return JSONResponse(
             {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status, headers=exc.headers
         )
+
+    @app.exception_handler(IndexError_)
+    async def index_error(request: Request, exc: IndexError_) -> JSONResponse:
+        # A damaged or vanished index found while serving: 503 with what is wrong, never a server path.
+        logger.error("index error while serving %s: %s", request.url.path, exc)
+        message = f"the index cannot be read: {public_message(str(exc))}"
+        return JSONResponse({"error": {"code": "index_unavailable", "message": message}}, status_code=503)
 
     @app.exception_handler(HTTPException)
     async def http_exception(request: Request, exc: HTTPException) -> JSONResponse:

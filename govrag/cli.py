@@ -450,6 +450,10 @@ from govrag.documents_cli import documents_app, status  # noqa: E402  (uses the 
 app.add_typer(documents_app, name="documents")
 app.command()(status)
 
+from govrag.index_cli import index_app  # noqa: E402  (imports nothing heavy either)
+
+app.add_typer(index_app, name="index")
+
 
 def main() -> None:
     """Console entry point."""

@@ -17,14 +17,16 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from indices import index_base as base
-from indices.errors import IndexCorruptError, IndexNotFoundError
+from indices.errors import IndexCorruptError, IndexError_, IndexNotFoundError
 from indices.filters import FilterSpec, payload_index_plan, to_edge_filter
 from indices.folder_lock import FolderLock, locked_error
 from indices.index_base import BM25, DENSE, QdrantIndexBase, RawHit, check_identity, identity_from_dict
+from indices.index_check import ScannedPoint
 from indices.registry import IndexSettings
 from indices.schema import (
     EmbedderIdentity,
@@ -64,6 +66,24 @@ def _write_meta(path: Path, identity: EmbedderIdentity) -> None:
         os.close(dir_fd)
 
 
+#: Says how to find out more and how to recover; part of every "cannot be read" error.
+DAMAGED_HINT = (
+    "`govrag index check` lists what is damaged; to recover, delete the index folder and re-run "
+    "`govrag ingest` (the sources are the only truth)"
+)
+
+
+@contextmanager
+def _reading() -> Iterator[None]:
+    """Turn a Qdrant Edge failure while reading into `IndexCorruptError` (it raises a bare Exception)."""
+    try:
+        yield
+    except (IndexError_, ValueError, TypeError):
+        raise
+    except Exception as exc:
+        raise IndexCorruptError(f"the embedded index cannot be read ({exc}); {DAMAGED_HINT}") from exc
+
+
 def _read_meta(path: Path, folder: Path) -> EmbedderIdentity:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -98,9 +118,18 @@ class EdgeIndex(QdrantIndexBase):
 
     @classmethod
     def open(
-        cls, folder: Path, identity: EmbedderIdentity, settings: IndexSettings | None = None, *, create: bool
+        cls,
+        folder: Path,
+        identity: EmbedderIdentity,
+        settings: IndexSettings | None = None,
+        *,
+        create: bool,
+        verify: bool = True,
     ) -> EdgeIndex:
-        """Open the index in `folder`, creating it when `create` is true and it does not exist."""
+        """Open the index in `folder`, creating it when `create` is true and it does not exist.
+
+        With `verify`, the quick integrity check runs first (`indices.index_check`, milliseconds) and a
+        damaged index raises `IndexCorruptError` instead of failing searches later."""
         settings = settings or IndexSettings()
         folder = Path(folder)
         if not folder.is_dir():
@@ -113,7 +142,15 @@ class EdgeIndex(QdrantIndexBase):
         except BaseException:
             lock.release()
             raise
-        return cls(folder, shard, lock, identity, settings)
+        index = cls(folder, shard, lock, identity, settings)
+        if verify:
+            report = index.check(quick=True)
+            if not report.ok:
+                index.close()
+                raise IndexCorruptError(
+                    f"The index at {folder} is damaged: {report.summary()}. {DAMAGED_HINT}."
+                )
+        return index
 
     @classmethod
     def _open_shard(
@@ -241,7 +278,8 @@ class EdgeIndex(QdrantIndexBase):
             self._shard.update(self._qe.UpdateOperation.delete_points_by_filter(flt))
 
     def _count(self, spec: FilterSpec) -> int:
-        return int(self._shard.count(self._qe.CountRequest(exact=True, filter=to_edge_filter(spec))))
+        with _reading():
+            return int(self._shard.count(self._qe.CountRequest(exact=True, filter=to_edge_filter(spec))))
 
     def _scroll(self, spec: FilterSpec, fields: list[str] | None) -> Iterator[dict[str, Any]]:
         qe, flt = self._qe, to_edge_filter(spec)
@@ -254,20 +292,53 @@ class EdgeIndex(QdrantIndexBase):
                 with_payload=base.payload_fields(fields),
                 with_vector=False,
             )
-            return self._shard.scroll(request)
+            with _reading():
+                return self._shard.scroll(request)
 
         yield from base.scroll_payloads(page)
+
+    def _scan(self, offset: Any, limit: int) -> tuple[list[ScannedPoint], Any]:
+        request = self._qe.ScrollRequest(offset=offset, limit=limit, with_payload=True, with_vector=[DENSE])
+        records, nxt = self._shard.scroll(request)
+        out: list[ScannedPoint] = []
+        for rec in records:
+            vectors = rec.vector if isinstance(rec.vector, dict) else {}
+            out.append((str(rec.id), dict(rec.payload or {}), vectors.get(DENSE)))
+        return out, nxt
+
+    def _metadata_problems(self) -> list[str]:
+        problems: list[str] = []
+        segments = self.folder / SHARD_NAME / "segments"
+        for seg in sorted(segments.iterdir()) if segments.is_dir() else []:
+            try:
+                meta = json.loads((seg / "segment.json").read_text(encoding="utf-8"))
+                ok = isinstance(meta, dict) and isinstance(meta.get("config"), dict) and "version" in meta
+            except (OSError, ValueError) as exc:
+                problems.append(f"segment {seg.name}: segment.json cannot be read ({type(exc).__name__})")
+                continue
+            if not ok:
+                problems.append(f"segment {seg.name}: segment.json lacks its version or config")
+            try:
+                version = (seg / "version.info").read_text(encoding="utf-8").strip()
+            except (OSError, ValueError) as exc:
+                problems.append(f"segment {seg.name}: version.info cannot be read ({type(exc).__name__})")
+                continue
+            if not version.replace(".", "").isdigit():
+                problems.append(f"segment {seg.name}: version.info is not a version ({version[:20]!r})")
+        return problems
 
     def _doc_counts(self, spec: FilterSpec, limit: int) -> dict[str, int]:
         req = self._qe.FacetRequest(
             key="doc_id", limit=max(1, limit), exact=True, filter=to_edge_filter(spec)
         )
-        return base.facet_counts(self._shard.facet(req).hits)
+        with _reading():
+            return base.facet_counts(self._shard.facet(req).hits)
 
     def _retrieve(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        return base.payloads_by_id(self._shard.retrieve(ids, with_payload=True, with_vector=False))
+        with _reading():
+            return base.payloads_by_id(self._shard.retrieve(ids, with_payload=True, with_vector=False))
 
     def _params(self, exact: bool) -> Any:
         return self._search_params(self._qe, exact)
@@ -292,7 +363,8 @@ class EdgeIndex(QdrantIndexBase):
             params=self._params(exact),
             with_payload=base.payload_fields(fields),
         )
-        return base.raw_hits(self._shard.query(req))
+        with _reading():
+            return base.raw_hits(self._shard.query(req))
 
     def _fused(
         self,
@@ -317,7 +389,8 @@ class EdgeIndex(QdrantIndexBase):
             filter=flt,
             with_payload=base.payload_fields(fields),
         )
-        return base.raw_hits(self._shard.query(req))
+        with _reading():
+            return base.raw_hits(self._shard.query(req))
 
 
 def missing_index_error(folder: Path) -> IndexNotFoundError:

@@ -15,7 +15,7 @@ from typing import Any
 from indices.schema import FLOAT_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS, SearchFilter
 
 #: Payload fields read when only document bookkeeping is needed (no chunk text).
-STATE_FIELDS = ["doc_id", "content_hash", "n_chunks", "chunk_no"]
+STATE_FIELDS = ["doc_id", "content_hash", "n_chunks", "chunk_no", "root", "agency"]
 SUMMARY_FIELDS = [
     "doc_id",
     "chunk_no",
@@ -27,6 +27,7 @@ SUMMARY_FIELDS = [
     "n_chunks",
     "content_hash",
     "ingested_at",
+    "root",
 ]
 
 #: Fields that search filters use: only these get payload-aware HNSW links (extra graph edges per

@@ -42,6 +42,7 @@ from indices.filters import (
     exclude_docs_spec,
     stale_spec,
 )
+from indices.index_check import IndexCheckReport, ScannedPoint, run_check
 from indices.registry import IndexSettings
 from indices.schema import (
     ChunkRecord,
@@ -266,6 +267,14 @@ class QdrantIndexBase(abc.ABC):
         fields: list[str] | None,
     ) -> list[RawHit]: ...
 
+    def _scan(self, offset: Any, limit: int) -> tuple[list[ScannedPoint], Any]:
+        """A page of points with payload and dense vector, for `check` (next offset None at the end)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be checked")
+
+    def _metadata_problems(self) -> list[str]:
+        """What is wrong with the backend's own metadata (files of the embedded adapter)."""
+        return []
+
     @abc.abstractmethod
     def optimize(self) -> None:
         """Build or refresh the HNSW index after a bulk load."""
@@ -297,6 +306,16 @@ class QdrantIndexBase(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         """Close the index."""
         self.close()
+
+    def check(self, quick: bool = True) -> IndexCheckReport:
+        """Integrity check (`indices.index_check`): the first points only when `quick`, else every point."""
+        return run_check(
+            self._scan,
+            lambda: self._count(build_spec(None)),
+            self._identity.dim,
+            self._metadata_problems(),
+            quick=quick,
+        )
 
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         """Insert or overwrite points in batches of `upsert_batch` (ids are deterministic)."""
@@ -333,6 +352,8 @@ class QdrantIndexBase(abc.ABC):
                 st.content_hashes.add(str(payload.get("content_hash", "")))
                 st.n_points += 1
                 st.n_chunks_expected = max(st.n_chunks_expected, int(payload.get("n_chunks", 1)))
+                st.roots.add(str(payload.get("root", "")))
+                st.agencies.add(str(payload.get("agency", "")))
         return states
 
     def iter_documents(self, flt: SearchFilter | None = None) -> Iterator[DocumentSummary]:
@@ -358,6 +379,7 @@ class QdrantIndexBase(abc.ABC):
                 n_chunks=int(p.get("n_chunks", 1)),
                 content_hash=str(p.get("content_hash", "")),
                 ingested_at=float(p.get("ingested_at", 0.0)),
+                root=str(p.get("root", "")),
             )
 
     def count_documents(self, flt: SearchFilter | None = None) -> int:

@@ -56,8 +56,9 @@ class ChunkRecord:
     n_chunks: int = 1
     ingested_at: float = 0.0
     doc_date: float | None = None
-    #: The logical source root the document was ingested from (a folder name, an export file, "urls");
-    #: `govrag ingest --prune` only removes documents of the roots it was given.
+    #: Where the document was found: the `file://` URI of the resolved source folder (or of the file or
+    #: export given directly), or "urls"; `govrag ingest --prune` only removes documents of exactly the
+    #: roots it was given, and a document id belongs to one root (ingest.sources).
     root: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -183,6 +184,9 @@ class DocumentState:
     content_hashes: set[str]
     n_points: int
     n_chunks_expected: int
+    #: The roots and agencies its stored chunks carry (one each unless something went wrong).
+    roots: set[str] = field(default_factory=set)
+    agencies: set[str] = field(default_factory=set)
 
     @property
     def complete_hash(self) -> str | None:
@@ -205,6 +209,7 @@ class DocumentSummary:
     n_chunks: int
     content_hash: str
     ingested_at: float
+    root: str = ""
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from indices import index_base as base
 from indices.errors import IndexCorruptError, IndexNotFoundError, IndexUnavailableError
 from indices.filters import FilterSpec, payload_index_plan, to_client_filter
 from indices.index_base import BM25, DENSE, QdrantIndexBase, RawHit, check_identity, identity_from_dict
+from indices.index_check import ScannedPoint
 from indices.registry import IndexSettings
 from indices.schema import (
     EmbedderIdentity,
@@ -258,6 +259,18 @@ class ServerIndex(QdrantIndexBase):
                 )
 
         yield from base.scroll_payloads(page)
+
+    def _scan(self, offset: Any, limit: int) -> tuple[list[ScannedPoint], Any]:
+        with _guard(self.where):
+            records, nxt = self._client.scroll(
+                self.collection, limit=limit, offset=offset, with_payload=True, with_vectors=[DENSE]
+            )
+        out: list[ScannedPoint] = []
+        for rec in records:
+            vectors = rec.vector if isinstance(rec.vector, dict) else {}
+            dense = vectors.get(DENSE)
+            out.append((str(rec.id), dict(rec.payload or {}), dense if isinstance(dense, list) else None))
+        return out, nxt
 
     def _doc_counts(self, spec: FilterSpec, limit: int) -> dict[str, int]:
         with _guard(self.where):

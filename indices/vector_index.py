@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from indices.index_check import IndexCheckReport
 from indices.schema import (
     ChunkRecord,
     DocumentState,
@@ -66,6 +67,10 @@ class VectorIndex(Protocol):
 
     def search(self, query: SearchQuery) -> list[Hit]:
         """Filtered dense, BM25 or hybrid (RRF) search."""
+        ...
+
+    def check(self, quick: bool = True) -> IndexCheckReport:
+        """Integrity check of the stored points (`indices.index_check`); `quick` reads the first few."""
         ...
 
     def optimize(self) -> None:

@@ -28,12 +28,12 @@ import numpy as np
 
 from indices.embedder import Embedder
 from indices.language import LanguageSettings
-from indices.schema import ChunkRecord, IndexPoint, SearchFilter
+from indices.schema import ChunkRecord, DocumentState, IndexPoint, SearchFilter
 from indices.sparse import SparseEncoder
 from indices.vector_index import VectorIndex
 from ingest.fetch import Fetcher, FetchError
 from ingest.settings import IngestSettings
-from ingest.sources import SourceItem, discover
+from ingest.sources import URL_ROOT, SourceItem, discover, is_legacy_root, legacy_root_name
 from ingest.worker import ParseResult, ParserPool, ParseTask, WorkerConfig, init_worker, process
 
 logger = logging.getLogger(__name__)
@@ -116,6 +116,40 @@ class _NoProgress:
         pass
 
 
+def _agency(item: SourceItem, opts: IngestOptions) -> str:
+    """The agency a document is stored under: its export record's own, else the run's `--agency`."""
+    rec = item.record or {}
+    return str(rec.get("agency") or opts.agency)
+
+
+def _conflict(item: SourceItem, agency: str, state: DocumentState) -> str:
+    """Why `item` may not be written over what is stored under its id ("" when it may)."""
+    others = state.roots - {item.root}
+    for root in sorted(others):
+        legacy_same = (
+            is_legacy_root(root)
+            and item.root.startswith("file:")
+            and root == legacy_root_name(item.root)
+            and state.agencies <= {agency}
+        )
+        if not legacy_same:
+            owner = ", ".join(sorted(a or "(no agency)" for a in state.agencies))
+            return (
+                f"document id {item.doc_id!r} is already stored from another source root ({root}, agency "
+                f"{owner}); refusing to overwrite it with {item.uri} (agency {agency or '(no agency)'}). "
+                "A document id belongs to one root: rename this folder (or the record's id), or remove "
+                f"the other copy first with `govrag index forget --root {root}`"
+            )
+    if item.root == URL_ROOT and state.agencies - {agency}:
+        owner = ", ".join(sorted(a or "(no agency)" for a in state.agencies))
+        return (
+            f"URL {item.doc_id!r} is already stored for agency {owner}; refusing to store it again for "
+            f"agency {agency or '(no agency)'} (remove it first with `govrag index forget --doc URL`, "
+            "or use that agency)"
+        )
+    return ""
+
+
 def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -188,9 +222,18 @@ class Ingestor:
         return _sha256_file(item.path), None
 
     def _classify(
-        self, items: Sequence[SourceItem], fp: str, fetcher: Fetcher | None, report: IngestReport
+        self,
+        items: Sequence[SourceItem],
+        fp: str,
+        fetcher: Fetcher | None,
+        opts: IngestOptions,
+        report: IngestReport,
     ) -> Iterator[tuple[SourceItem, str, str, bytes | None]]:
-        """Yield (item, status, content hash, fetched bytes) for documents that need writing."""
+        """Yield (item, status, content hash, fetched bytes) for documents that need writing.
+
+        A document id already stored from another root (or, for URLs, by another agency) is refused:
+        writing it would replace another folder's document and hand it this run's groups. A stored copy
+        from another root of this one (legacy name root, older version) is rewritten to carry it."""
         batch = 256
         with ThreadPoolExecutor(max_workers=4) as pool:
             for start in range(0, len(items), batch):
@@ -214,7 +257,12 @@ class Ingestor:
                 states = self.index.document_states([h[0].doc_id for h in hashed]) if self.index else {}
                 for it, chash, data in hashed:
                     state = states.get(it.doc_id)
-                    if state is not None and state.complete_hash == chash:
+                    if state is not None:
+                        conflict = _conflict(it, _agency(it, opts), state)
+                        if conflict:
+                            report.outcomes.append(DocOutcome(it.doc_id, it.uri, "failed", reason=conflict))
+                            continue
+                    if state is not None and state.complete_hash == chash and state.roots == {it.root}:
                         report.outcomes.append(DocOutcome(it.doc_id, it.uri, "unchanged"))
                         continue
                     yield it, ("new" if state is None else "changed"), chash, data
@@ -239,7 +287,7 @@ class Ingestor:
         fp = self.pipeline_fingerprint(opts)
         fetcher = Fetcher(self.settings.fetch) if any(i.url for i in found.items) else None
         try:
-            todo = self._classify(found.items, fp, fetcher, report)
+            todo = self._classify(found.items, fp, fetcher, opts, report)
             if opts.dry_run:
                 for it, status, _, _ in todo:
                     report.outcomes.append(DocOutcome(it.doc_id, it.uri, status))
@@ -341,7 +389,7 @@ class Ingestor:
         rec = item.record or {}
         rec_groups = rec.get("groups")
         groups: list[Any] = rec_groups if isinstance(rec_groups, list) else opts.groups
-        agency = str(rec.get("agency") or opts.agency)
+        agency = _agency(item, opts)
         return [
             ChunkRecord(
                 doc_id=res.doc_id,
@@ -437,15 +485,29 @@ class Ingestor:
         opts: IngestOptions,
         report: IngestReport,
     ) -> None:
-        """Delete documents of the given roots that were not found again (only fully listed roots)."""
+        """Delete documents of exactly the given roots that were not found again (only fully listed roots).
+
+        Documents stored before roots were URIs carry the root's bare name; those are pruned only when
+        their source lies under one of the given roots (never another folder of the same name)."""
         if self.index is None or not complete_roots:
             return
         t0 = time.perf_counter()
         seen = {it.doc_id for it in items} | {o.doc_id for o in report.outcomes}
+        legacy: dict[str, list[str]] = {}
+        for r in complete_roots:
+            if r.startswith("file:"):
+                legacy.setdefault(legacy_root_name(r), []).append(r)
+        scope = sorted(complete_roots | set(legacy))
+
+        def in_scope(root: str, source: str) -> bool:
+            if root in complete_roots:
+                return True
+            return any(source == r or source.startswith(r + "/") for r in legacy.get(root, []))
+
         stale = [
             d
-            for d in self.index.iter_documents(SearchFilter(roots=sorted(complete_roots)))
-            if d.doc_id not in seen
+            for d in self.index.iter_documents(SearchFilter(roots=scope))
+            if d.doc_id not in seen and in_scope(d.root, d.source)
         ]
         if stale and not opts.dry_run:
             self.index.delete_documents([d.doc_id for d in stale])

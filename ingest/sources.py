@@ -1,10 +1,17 @@
 """Discovery: turn the SOURCE arguments of `govrag ingest` into documents to ingest.
 
-A document's id is stable across machines and runs: `<root name>/<path relative to the root>` for files
-under a directory, the file name for a file given directly, the record `id` for JSONL/CSV exports and
-the URL for web sources. Discovery never reads document content except export records; problems
-(unreadable folders, symlink loops, malformed export lines) become `SourceProblem`s that the run
-reports without stopping.
+A document's id is stable across runs and reveals no absolute path: `<root name>/<path relative to the
+root>` for files under a directory, the file name for a file given directly, the record `id` for
+JSONL/CSV exports and the URL for web sources.
+
+A document's *root* is where it was found, resolved: the `file://` URI of the folder (or of the file or
+export given directly; "urls" for web sources). It is stored with every chunk, so `--prune` removes only
+documents of exactly the roots of its run, and an id already stored from another root or agency is
+refused instead of overwritten (`ingest.pipeline`). Nothing here depends on the data dir: moving
+`GOVRAG_HOME` keeps every identity; moving the *source* folder makes a new root (docs/ingestion.md).
+
+Discovery never reads document content except export records; problems (unreadable folders, symlink
+loops, malformed export lines) become `SourceProblem`s that the run reports without stopping.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +36,31 @@ EXPORT_SUFFIXES = (".jsonl", ".ndjson")
 _ALWAYS_SKIPPED = (".git", ".svn", ".hg", "__pycache__", ".DS_Store", "Thumbs.db", IGNORE_FILE)
 
 
+#: The root of documents fetched from http(s) URLs.
+URL_ROOT = "urls"
+
+
+def root_uri(path: Path) -> str:
+    """The identity of a source root: the `file://` URI of its resolved path (symlinks followed)."""
+    return path.resolve().as_uri()
+
+
+def is_legacy_root(root: str) -> bool:
+    """A root stored before roots were URIs: a bare folder or file name (no scheme, not "urls")."""
+    return root != URL_ROOT and "://" not in root
+
+
+def legacy_root_name(root: str) -> str:
+    """The bare name a `file://` root was stored under before roots were URIs (its last component)."""
+    return Path(unquote(urlparse(root).path)).name or "root"
+
+
 @dataclass(slots=True)
 class SourceItem:
     """One document to ingest, located but not yet read."""
 
     doc_id: str
+    #: `root_uri` of the folder/file/export it was found under, or `URL_ROOT`.
     root: str
     uri: str
     path: Path | None = None
@@ -139,6 +167,7 @@ def _read_ignore(folder: Path, base: str, rules: _IgnoreRules) -> _IgnoreRules:
 def _walk(
     root: Path,
     root_name: str,
+    root_id: str,
     include: Sequence[str],
     rules: _IgnoreRules,
     out: Discovery,
@@ -190,7 +219,7 @@ def _walk(
             if entry.name.lower().endswith(EXPORT_SUFFIXES):
                 # Records belong to the folder's root, so --prune on the folder removes the records of
                 # an export that was deleted or shrank; a damaged export makes the listing incomplete.
-                if not read_export(path, out, root_name=root_name):
+                if not read_export(path, out, root=root_id):
                     complete = False
                 continue
             try:
@@ -206,7 +235,7 @@ def _walk(
             size = st_file.st_size
             doc_id = f"{root_name}/{child_rel}"
             out.items.append(
-                SourceItem(doc_id=doc_id, root=root_name, uri=path.resolve().as_uri(), path=path, size=size)
+                SourceItem(doc_id=doc_id, root=root_id, uri=path.resolve().as_uri(), path=path, size=size)
             )
         stack.extend(reversed(subdirs))
     return complete
@@ -226,13 +255,14 @@ def _record_item(rec: dict[str, Any], where: str, root: str, out: Discovery) -> 
     out.items.append(SourceItem(doc_id=doc_id, root=root, uri=uri, record=rec, size=len(text.encode())))
 
 
-def read_export(path: Path, out: Discovery, root_name: str | None = None) -> bool:
+def read_export(path: Path, out: Discovery, root: str | None = None) -> bool:
     """Records of a JSONL export (one JSON object per line) or a CSV export with `id` and `text` columns.
 
-    The records' root is `root_name` (the folder the export was found in) or else the export's file
-    name, which then counts as a root of its own. Returns False when some line could not be read.
+    The records' root is `root` (the URI of the folder the export was found in) or else the export's own
+    `root_uri`, which then counts as a root of its own. Returns False when some line could not be read.
     """
-    root = root_name or path.name
+    given = root
+    root = root or root_uri(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -260,7 +290,7 @@ def read_export(path: Path, out: Discovery, root_name: str | None = None) -> boo
                 ok = False
                 continue
             _record_item(rec, f"{path}:{n}", root, out)
-    if ok and root_name is None:
+    if ok and given is None:
         out.complete_roots.add(root)
     return ok
 
@@ -302,8 +332,9 @@ def discover(
             continue
         if path.is_dir():
             name = path.resolve().name or "root"
-            if _walk(path, name, include, rules, out):
-                out.complete_roots.add(name)
+            rid = root_uri(path)
+            if _walk(path, name, rid, include, rules, out):
+                out.complete_roots.add(rid)
         elif path.name.lower().endswith(EXPORT_SUFFIXES) or (
             path.suffix.lower() == ".csv" and is_csv_export(path)
         ):
@@ -318,17 +349,14 @@ def discover(
                 out.problems.append(SourceProblem(src, _not_regular(st_file.st_mode)))
                 continue
             size = st_file.st_size
-            out.items.append(
-                SourceItem(
-                    doc_id=path.name, root=path.name, uri=path.resolve().as_uri(), path=path, size=size
-                )
-            )
-            out.complete_roots.add(path.name)
+            rid = root_uri(path)
+            out.items.append(SourceItem(doc_id=path.name, root=rid, uri=rid, path=path, size=size))
+            out.complete_roots.add(rid)
     for url in dict.fromkeys(urls):
         if not url.startswith(("http://", "https://")):
             out.problems.append(SourceProblem(url, "not an http(s) URL"))
             continue
-        out.items.append(SourceItem(doc_id=url, root="urls", uri=url, url=url))
+        out.items.append(SourceItem(doc_id=url, root=URL_ROOT, uri=url, url=url))
     seen: dict[str, SourceItem] = {}
     unique: list[SourceItem] = []
     for item in out.items:

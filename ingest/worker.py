@@ -19,6 +19,7 @@ from typing import Any
 from indices.language import LanguageDetector, LanguageSettings
 from ingest.chunker import ChunkerSettings, TokenCounter, chunk_document, document_title
 from ingest.normalize import normalize_text
+from ingest.parent_watch import die_with_parent
 from ingest.parsed import Element, ElementKind, ParsedDocument, ParseError
 from ingest.parser_settings import ParserSettings
 
@@ -98,6 +99,12 @@ def init_worker(config: WorkerConfig) -> None:
     _state["config"] = config
     _state["count"] = count
     _state["detector"] = LanguageDetector(config.language)
+
+
+def init_pool_worker(config: WorkerConfig) -> None:
+    """Initializer of pool processes: die with the parent (`ingest.parent_watch`), then `init_worker`."""
+    die_with_parent()
+    init_worker(config)
 
 
 def _record_document(rec: dict[str, Any]) -> ParsedDocument:
@@ -233,7 +240,7 @@ class ParserPool:
         self.close()
         ctx = mp.get_context("spawn")  # never fork a process that holds torch/OpenMP threads
         self._pool = ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=init_worker, initargs=(self._config,)
+            workers, mp_context=ctx, initializer=init_pool_worker, initargs=(self._config,)
         )
         return self._pool
 

@@ -11,6 +11,7 @@ parser pool too), like a crash or an OOM kill of the job.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -183,3 +184,112 @@ def test_killed_runs_converge_to_a_clean_single_run(
         text = "".join(c.text for c in after[f"share/d{n // 50}/doc{n:04d}.txt"])
         assert f"Document {n} version 2" in text
         assert f"Document {n} version 1" not in text
+
+
+# ---- kill -9 of the main process alone: no parser process may outlive it (issue 10, item 3) -------------
+
+
+def _proc_table() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, state, start time) of every process, from /proc."""
+    table: dict[int, tuple[int, str, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        table[int(entry)] = (int(fields[1]), fields[0], fields[19])
+    return table
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """pid -> start time of every live descendant of `pid`."""
+    table = _proc_table()
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (ppid, state, start) in table.items():
+            if ppid == parent and child not in found and state != "Z":
+                found[child] = start
+                frontier.append(child)
+    return found
+
+
+def _alive(procs: dict[int, str]) -> dict[int, str]:
+    """Those of `procs` still running (same pid and start time, not a zombie)."""
+    table = _proc_table()
+    return {p: s for p, s in procs.items() if p in table and table[p][2] == s and table[p][1] != "Z"}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux) to follow processes")
+def test_kill_9_of_the_main_process_leaves_no_parser_process(
+    tmp_path: Path, make_settings: Callable[..., Any], ingest: Callable[..., Any], stored: Callable[..., Any]
+) -> None:
+    """SIGKILL of `govrag ingest` alone (not its process group: a crash, an OOM kill, `kill -9 PID`) at
+    random moments; every process it started must be gone within seconds, and a rerun converges."""
+    root = tmp_path / "share"
+    n_docs = 60
+    write_corpus(root, 1, list(range(n_docs)))
+    home = tmp_path / "home"
+    settings = make_settings(home, ingest=INGEST)
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    moments = [(CREATED, 1), (FLUSHED, 1), (FLUSHED, rng.randint(2, 12)), (FLUSHED, rng.randint(2, 20))]
+    env = {**os.environ, **ENV, "GOVRAG_INGEST__WORKERS": "2"}
+    cmd = [sys.executable, "-m", "govrag.cli", "ingest", str(root), "--home", str(home), "--json"]
+    saw_workers = False
+    for marker, count in moments:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        children: dict[int, str] = {}
+        try:
+            hits = 0
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                hits += marker in line
+                if hits >= count:
+                    children = _descendants(proc.pid)
+                    os.kill(proc.pid, signal.SIGKILL)
+                    break
+            proc.wait(timeout=60)
+            assert hits >= count, f"(seed {seed}) the run ended before {marker!r} x{count}"
+            saw_workers |= bool(children)
+            deadline = time.monotonic() + 20
+            while _alive(children) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            survivors = _alive(children)
+            assert not survivors, (
+                f"(seed {seed}, kill at {marker!r} x{count}) processes outlived the killed ingest: "
+                + "; ".join(
+                    Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode() for p in survivors
+                )
+            )
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # never leave anything behind, even when failing
+            if proc.stderr is not None:
+                proc.stderr.close()
+            proc.wait(timeout=60)
+    assert saw_workers, "no parser process was running at any kill moment: the test proves nothing"
+
+    final = ingest(settings, [root]).to_dict()
+    assert final["failures"] == []
+    assert (
+        final["documents"]["new"] + final["documents"]["changed"] + final["documents"]["unchanged"]
+        == n_docs + 1
+    )
+    docs = stored(settings)
+    assert len(docs) == n_docs + 1
+    for doc_id, chunks in docs.items():
+        assert [c.chunk_no for c in chunks] == list(range(chunks[0].n_chunks)), doc_id
+    assert ingest(settings, [root]).to_dict()["documents"]["unchanged"] == n_docs + 1

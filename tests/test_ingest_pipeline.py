@@ -139,7 +139,7 @@ def test_document_ids_roots_and_sources(corpus_run: dict[str, Any]) -> None:
         "faq-id-1",
         "faq-ms-1",
     ]
-    assert {c.root for chunks in docs.values() for c in chunks} == {"corpus"}
+    assert {c.root for chunks in docs.values() for c in chunks} == {root.resolve().as_uri()}
     assert docs["corpus/th/notice.pdf"][0].source == (root / "th/notice.pdf").resolve().as_uri()
     assert docs["faq-ms-1"][0].source == "https://jpn.example.gov.my/faq/1"
     assert docs["faq-id-1"][0].source == f"{root / 'exports/faq.jsonl'}:2"

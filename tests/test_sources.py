@@ -62,11 +62,11 @@ def test_folder_ids_are_root_name_plus_relative_path(tree: Path) -> None:
         "docs/sub/deep/e.html",
     ]
     item = next(it for it in found.items if it.doc_id == "docs/sub/c.pdf")
-    assert item.root == "docs"
+    assert item.root == tree.resolve().as_uri()  # the resolved root, not its name (issue 10)
     assert item.uri == (tree / "sub/c.pdf").resolve().as_uri()
     assert item.size == len(b"%PDF-1.4")
     assert found.problems == []
-    assert found.complete_roots == {"docs"}
+    assert found.complete_roots == {tree.resolve().as_uri()}
 
 
 def test_ids_do_not_depend_on_how_the_root_is_spelled(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,6 +75,18 @@ def test_ids_do_not_depend_on_how_the_root_is_spelled(tree: Path, monkeypatch: p
     absolute = discover([str(tree.resolve())])
     dotted = discover([str(tree / "sub" / "..")])
     assert _ids(relative) == _ids(absolute) == _ids(dotted)
+    assert relative.complete_roots == absolute.complete_roots == dotted.complete_roots
+
+
+def test_same_name_folders_are_different_roots(tmp_path: Path) -> None:
+    _write(tmp_path, {"a/corpus/x.md": "one", "b/corpus/x.md": "two"})
+    (tmp_path / "link").symlink_to(tmp_path / "a" / "corpus")
+    a, b = discover([str(tmp_path / "a/corpus")]), discover([str(tmp_path / "b/corpus")])
+    assert _ids(a) == _ids(b) == ["corpus/x.md"]
+    assert a.items[0].root == (tmp_path / "a/corpus").as_uri()
+    assert b.items[0].root == (tmp_path / "b/corpus").as_uri()
+    # a symlink to a root is that root (resolved), whatever it is called
+    assert discover([str(tmp_path / "link")]).items[0].root == a.items[0].root
 
 
 def test_govragignore_patterns(tree: Path) -> None:
@@ -116,9 +128,9 @@ def test_include_and_exclude_globs(tree: Path) -> None:
 def test_single_files_and_missing_sources(tree: Path) -> None:
     found = discover([str(tree / "a.md"), str(tree / "nope.pdf")])
     assert _ids(found) == ["a.md"]
-    assert found.items[0].root == "a.md"
+    assert found.items[0].root == (tree / "a.md").resolve().as_uri()
     assert _problems(found) == {str(tree / "nope.pdf"): "no such file or folder"}
-    assert found.complete_roots == {"a.md"}
+    assert found.complete_roots == {(tree / "a.md").resolve().as_uri()}
 
 
 def test_jsonl_and_csv_exports(tmp_path: Path) -> None:
@@ -145,7 +157,7 @@ def test_jsonl_and_csv_exports(tmp_path: Path) -> None:
     assert r1.uri == "https://x.gov/1"
     assert r1.record is not None
     assert r1.record["title"] == "One"
-    assert r1.root == "export.jsonl"
+    assert r1.root == export.resolve().as_uri()
     c1 = next(it for it in found.items if it.doc_id == "c1")
     assert c1.uri == f"{csv_export}:2"
     probs = _problems(found)
@@ -156,7 +168,7 @@ def test_jsonl_and_csv_exports(tmp_path: Path) -> None:
     assert probs[f"{csv_export}:3"] == "record has no non-empty 'text' field"
     assert len(probs) == 5
     # an export with a malformed line is not a complete listing: never prune from it
-    assert found.complete_roots == {"records.csv", "table.csv"}
+    assert found.complete_roots == {csv_export.resolve().as_uri(), table.resolve().as_uri()}
 
 
 def test_export_inside_a_folder_belongs_to_the_folder_root(tmp_path: Path) -> None:
@@ -166,8 +178,8 @@ def test_export_inside_a_folder_belongs_to_the_folder_root(tmp_path: Path) -> No
     )
     found = discover([str(root)])
     assert _ids(found) == ["faq-1", "site/page.md"]
-    assert {it.root for it in found.items} == {"site"}
-    assert found.complete_roots == {"site"}
+    assert {it.root for it in found.items} == {root.resolve().as_uri()}
+    assert found.complete_roots == {root.resolve().as_uri()}
     (root / "exports" / "faq.jsonl").write_text("{broken\n", encoding="utf-8")
     broken = discover([str(root)])
     assert _ids(broken) == ["site/page.md"]
@@ -226,7 +238,7 @@ def test_symlink_loops_broken_links_and_fifos_are_reported_not_followed(tree: Pa
         str(tree / "pipe.txt"): "not a regular file: a FIFO (named pipe); only regular files are ingested",
     }
     # Loops and dangling links do not make the listing incomplete: pruning still works.
-    assert found.complete_roots == {"docs"}
+    assert found.complete_roots == {tree.resolve().as_uri()}
 
 
 def test_fifo_given_directly_is_reported(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ingest.parent_watch import pdeathsig_argv
 from ingest.parsed import Element, ParsedDocument, ParseError
 from ingest.parser_settings import ParserSettings
 from ingest.parsers.limits import Deadline, require
@@ -111,7 +112,7 @@ def _tesseract(png: bytes, args: list[str], settings: ParserSettings, timeout: f
     """Run Tesseract on PNG bytes from stdin; stdout text. One thread: pages run in a process pool."""
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     proc = subprocess.run(
-        [settings.tesseract_cmd, "stdin", "stdout", *args],
+        pdeathsig_argv([settings.tesseract_cmd, "stdin", "stdout", *args]),
         input=png,
         capture_output=True,
         timeout=timeout,

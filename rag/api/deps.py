@@ -5,6 +5,7 @@ Routes declare `Annotated[...]` aliases (`ServicesDep`, `CallerDep`, `AdminDep`)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,6 +59,8 @@ class Services:
     answers: AnswerService | None = None
     generator: Generator | None = None
     index_problem: str = ""
+    #: The quick integrity check of the open index (`/readyz`): "" when healthy, else what is wrong.
+    index_check: Callable[[], str] | None = None
     ingest_hint: str = "run `govrag ingest <folder>` on this machine, then restart `govrag serve`"
 
     def require_index(self) -> tuple[Retriever, AnswerService, VectorIndex]:

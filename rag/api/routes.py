@@ -326,6 +326,10 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, Any] = {"index": services.index is not None}
     if services.index is None:
         checks["index_problem"] = services.index_problem
+    elif services.index_check is not None:
+        problem = await anyio.to_thread.run_sync(services.index_check)
+        if problem:
+            checks["index"], checks["index_problem"] = False, problem
     if services.generator is not None:
         try:
             with anyio.fail_after(5):
