@@ -101,7 +101,7 @@ def _open_for_ingest(settings: Settings, dry_run: bool) -> Any:
     from ingest.lazy_embedder import open_embedder
 
     try:
-        embedder: Any = open_embedder(settings.embedder, settings.models_dir)
+        embedder = open_embedder(settings.embedder, settings.models_dir)
     except EmbedderError as exc:
         raise _fail(str(exc)) from exc
     comps = Components(embedder=embedder, sparse=SparseEncoder(settings.sparse), index=None)
