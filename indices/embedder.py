@@ -484,7 +484,7 @@ def _declared_prompts(path: Path) -> tuple[str, str] | None:
     if not isinstance(prompts, dict):
         return None
     query = prompts.get("query", "")
-    passage = prompts.get("document", prompts.get("passage", ""))
+    passage = prompts.get("document") or prompts.get("passage") or ""
     if not (query and isinstance(query, str)) and not (passage and isinstance(passage, str)):
         return None
     return (query if isinstance(query, str) else ""), (passage if isinstance(passage, str) else "")

@@ -7,17 +7,28 @@ attention, mean pooling, two Dense projections, Normalize) with a word-level tok
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-_WORDS = (
-    "the a of to and in for is passport visa apply form fee office tax land permit school "
-    "query : | task search result title none text how do i where when what renew licence "
-    "hello world short one long thai malay khmer lao burmese . , ? 1 2 3"
-).split()
+_VOCAB_TEXT = (
+    "the a of to and in for is passport visa apply form fee office tax land permit school query : | "
+    "task search result title none text how do i where when what renew licence hello world short one "
+    "long thai malay khmer lao burmese . , ? 1 2 3"
+)
+_WORDS = _VOCAB_TEXT.split()
 
 
-def write_tiny_gemma(path: Path, *, dim: int = 32, seed: int = 0) -> Path:
-    """Save a tiny EmbeddingGemma-shaped sentence-transformers model (random weights) at `path`."""
+def write_tiny_gemma(
+    path: Path,
+    *,
+    dim: int = 32,
+    out_dim: int = 768,
+    seed: int = 0,
+    prompts: dict[str, str] | None = None,
+) -> Path:
+    """Save a tiny EmbeddingGemma-shaped sentence-transformers model (random weights) at `path`: a
+    `dim`-wide encoder projected to `out_dim` like the real model's 768 (so Matryoshka cuts can be tested);
+    `prompts` are declared in the folder's config like sentence-transformers models do."""
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
@@ -34,7 +45,7 @@ def write_tiny_gemma(path: Path, *, dim: int = 32, seed: int = 0) -> Path:
     tok.post_processor = processors.TemplateProcessing(
         single="<bos> $A <eos>", special_tokens=[("<bos>", vocab["<bos>"]), ("<eos>", vocab["<eos>"])]
     )
-    hf_tok = PreTrainedTokenizerFast(
+    hf_tok = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
     )
     hf_tok.model_max_length = 64
@@ -61,12 +72,10 @@ def write_tiny_gemma(path: Path, *, dim: int = 32, seed: int = 0) -> Path:
         first,
         Pooling(dim, pooling_mode="mean"),
         Dense(dim, 4 * dim, bias=False, activation_function=torch.nn.Identity()),
-        Dense(4 * dim, dim, bias=False, activation_function=torch.nn.Identity()),
+        Dense(4 * dim, out_dim, bias=False, activation_function=torch.nn.Identity()),
         Normalize(),
     ]
-    model = SentenceTransformer(modules=modules, device="cpu")
+    model = SentenceTransformer(modules=modules, device="cpu", prompts=prompts)
     model.save(str(path))
-    import shutil
-
     shutil.rmtree(raw)
     return path
