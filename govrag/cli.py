@@ -448,6 +448,9 @@ def quickstart(
 from govrag.eval_cli import eval_app  # noqa: E402  (the sub-app imports nothing heavy)
 
 app.add_typer(eval_app, name="eval")
+from govrag.models_cli import models_app  # noqa: E402  (imports nothing heavy either)
+
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:
