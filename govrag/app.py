@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import cast
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -24,10 +23,10 @@ from fastapi.responses import JSONResponse
 import govrag
 from govrag.components import Components, make_retriever, open_components
 from govrag.settings import Settings
-from indices.embedder import Embedder
 from indices.errors import IndexError_, IndexNotFoundError
 from indices.registry import open_index
 from indices.sparse import SparseEncoder
+from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
 from rag.answering import AnswerService
 from rag.api.audit import SqliteAuditLog
@@ -73,7 +72,7 @@ def _static_dir() -> Path:
 
 
 def _open_components(
-    settings: Settings, embedder: Embedder | None, sparse: SparseEncoder | None
+    settings: Settings, embedder: TextEmbedder | None, sparse: SparseEncoder | None
 ) -> Components:
     """The configured components; models already loaded by the caller are reused (tests, benchmarks)."""
     if embedder is None or sparse is None:
@@ -91,7 +90,7 @@ def _warm_up(retriever: Retriever) -> None:
 
 
 def _open_services(
-    settings: Settings, embedder: Embedder | None = None, sparse: SparseEncoder | None = None
+    settings: Settings, embedder: TextEmbedder | None = None, sparse: SparseEncoder | None = None
 ) -> Services:
     api = settings.api
     audit = SqliteAuditLog.from_settings(api.audit, settings.home)
@@ -117,15 +116,15 @@ def _open_services(
     assert index is not None  # opened with with_index=True
     generator = build_generator(settings.generator)
     # Concurrent requests share forward passes of the model (rag.embed_batcher).
-    embedder = cast(Embedder, BatchingEmbedder(comps.embedder, max_items=api.embed_batch))
-    retriever = make_retriever(settings, comps, embedder)
+    batching = BatchingEmbedder(comps.embedder, max_items=api.embed_batch)
+    retriever = make_retriever(settings, comps, batching)
     prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
     _warm_up(retriever)
     services.index = index
     services.index_check = lambda: _index_health(index)
     services.retriever = retriever
     services.generator = generator
-    services.answers = AnswerService(settings.answer, retriever, embedder, prompts, generator)
+    services.answers = AnswerService(settings.answer, retriever, batching, prompts, generator)
     services.metrics.set_documents(index.count_documents())
     return services
 
@@ -150,7 +149,7 @@ def _offline_docs(app: FastAPI) -> None:
 
 
 def create_app(
-    settings: Settings, *, embedder: Embedder | None = None, sparse: SparseEncoder | None = None
+    settings: Settings, *, embedder: TextEmbedder | None = None, sparse: SparseEncoder | None = None
 ) -> FastAPI:
     """Build the API for these settings (nothing is opened until the app starts).
 

@@ -97,7 +97,7 @@ def _open_for_ingest(settings: Settings, dry_run: bool) -> Any:
     from ingest.lazy_embedder import open_embedder
 
     try:
-        embedder: Any = open_embedder(settings.embedder, settings.models_dir)
+        embedder = open_embedder(settings.embedder, settings.models_dir)
     except EmbedderError as exc:
         raise _fail(str(exc)) from exc
     comps = Components(embedder=embedder, sparse=SparseEncoder(settings.sparse), index=None)
@@ -444,6 +444,9 @@ def quickstart(
 from govrag.eval_cli import eval_app  # noqa: E402  (the sub-app imports nothing heavy)
 
 app.add_typer(eval_app, name="eval")
+from govrag.models_cli import models_app  # noqa: E402  (imports nothing heavy either)
+
+app.add_typer(models_app, name="models")
 
 from govrag.documents_cli import documents_app, status  # noqa: E402  (uses the helpers above)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from govrag.settings import Settings
-from indices.embedder import Embedder
+from indices.embedders import load_embedder
 from indices.registry import check_openable, open_index
 from indices.sparse import SparseEncoder
+from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _set_malloc_mmap_threshold(size: int) -> bool:
 class Components:
     """The models and the index, opened once per process."""
 
-    embedder: Embedder
+    embedder: TextEmbedder
     sparse: SparseEncoder
     index: VectorIndex | None
 
@@ -83,11 +84,9 @@ def open_components(settings: Settings, *, create: bool, with_index: bool = True
 
     `create=False` raises `IndexNotFoundError` when nothing was ingested yet.
     """
-    if with_index:
-        check_openable(
-            settings.index, settings.home, create=create
-        )  # a locked index fails in ms, not after a model load
-    embedder = Embedder(settings.embedder, settings.models_dir)
+    if with_index:  # a locked or missing index fails in milliseconds, not after a model load
+        check_openable(settings.index, settings.home, create=create)
+    embedder = load_embedder(settings.embedder, settings.models_dir)
     sparse = SparseEncoder(settings.sparse)
     index = (
         open_index(settings.index, embedder.identity, settings.home, create=create) if with_index else None
@@ -95,7 +94,7 @@ def open_components(settings: Settings, *, create: bool, with_index: bool = True
     return Components(embedder=embedder, sparse=sparse, index=index)
 
 
-def make_retriever(settings: Settings, comps: Components, embedder: Any = None) -> Retriever:
+def make_retriever(settings: Settings, comps: Components, embedder: TextEmbedder | None = None) -> Retriever:
     """The retriever over opened components (`embedder` overrides theirs, e.g. a batching wrapper), with
     the configured cross-encoder reranker when `rerank.model` is set."""
     from indices.language import LanguageDetector

@@ -21,7 +21,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from indices.embedder import EmbedderSettings
+from indices.embedder_settings import EmbedderSettings
 from indices.language import LanguageSettings
 from indices.registry import IndexSettings
 from indices.sparse import SparseEncoderSettings

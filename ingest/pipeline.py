@@ -26,10 +26,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from indices.embedder import Embedder
 from indices.language import LanguageSettings
 from indices.schema import ChunkRecord, DocumentState, IndexPoint, SearchFilter
 from indices.sparse import SparseEncoder
+from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
 from ingest.fetch import Fetcher, FetchError
 from ingest.settings import IngestSettings
@@ -175,7 +175,7 @@ class Ingestor:
     def __init__(
         self,
         settings: IngestSettings,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         sparse: SparseEncoder,
         index: VectorIndex | None,
         language: LanguageSettings,

@@ -18,8 +18,8 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, Field
 
-from indices.embedder import Embedder
 from indices.schema import Hit, SearchFilter
+from indices.text_embedder import TextEmbedder
 from rag.citations import Citation, VerifiedAnswer, verify
 from rag.extractive import ExtractiveAnswerer, ExtractiveSettings
 from rag.generators.base import Generator, GeneratorError
@@ -111,7 +111,7 @@ class AnswerService:
         self,
         settings: AnswerSettings,
         retriever: Retriever,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         prompts: PromptBuilder,
         generator: Generator | None = None,
     ) -> None:

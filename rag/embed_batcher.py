@@ -8,7 +8,7 @@ caller run the model at once (no added latency when idle); callers that arrive m
 next forward serves all of them together, in one batch of at most `max_items` texts.
 
 `BatchingEmbedder` puts one batcher in front of `embed_queries` and one in front of `embed_passages` of
-an `Embedder`, and delegates everything else, so it can stand in wherever an embedder is used.
+a `TextEmbedder` and is one itself, so it can stand in wherever an embedder is used.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import numpy as np
+
+from indices.schema import EmbedderIdentity
+from indices.text_embedder import TextEmbedder
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +119,10 @@ class EmbedBatcher:
 
 
 class BatchingEmbedder:
-    """An `Embedder` whose `embed_queries` / `embed_passages` batch concurrent calls (see module)."""
+    """A `TextEmbedder` whose `embed_queries` / `embed_passages` batch concurrent calls (see module)."""
 
-    def __init__(self, embedder: Any, max_items: int = 64) -> None:
+    def __init__(self, embedder: TextEmbedder, max_items: int = 64) -> None:
+        """Put batchers of at most `max_items` texts in front of `embedder`."""
         self.inner = embedder
         self.queries = EmbedBatcher(embedder.embed_queries, max_items)
         self.passages = EmbedBatcher(embedder.embed_passages, max_items)
@@ -131,5 +135,32 @@ class BatchingEmbedder:
         """Passage/sentence vectors (batched with concurrent callers)."""
         return self.passages.embed(texts)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    @property
+    def identity(self) -> EmbedderIdentity:
+        """The wrapped embedder's identity."""
+        return self.inner.identity
+
+    @property
+    def dim(self) -> int:
+        """The wrapped embedder's dimension."""
+        return self.inner.dim
+
+    @property
+    def query_prompt(self) -> str:
+        """The wrapped embedder's question prefix."""
+        return self.inner.query_prompt
+
+    @property
+    def passage_prompt(self) -> str:
+        """The wrapped embedder's passage prefix."""
+        return self.inner.passage_prompt
+
+    @property
+    def backend(self) -> str:
+        """The wrapped embedder's precision."""
+        return self.inner.backend
+
+    @property
+    def tokenizer_file(self) -> Path:
+        """The wrapped embedder's tokenizer file."""
+        return self.inner.tokenizer_file

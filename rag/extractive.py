@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, Field
 
-from indices.embedder import Embedder
 from indices.schema import Hit
 from indices.sentences import split_sentences
+from indices.text_embedder import TextEmbedder
 from rag.citations import lexical_overlap
 
 
@@ -83,7 +83,7 @@ class _Candidate:
 class ExtractiveAnswerer:
     """Composes cited answers from source sentences."""
 
-    def __init__(self, settings: ExtractiveSettings, embedder: Embedder) -> None:
+    def __init__(self, settings: ExtractiveSettings, embedder: TextEmbedder) -> None:
         self.settings = settings
         self.embedder = embedder
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()

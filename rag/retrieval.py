@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indices.embedder import Embedder
 from indices.language import LanguageDetector
 from indices.schema import Hit, SearchFilter, SearchMode, SearchQuery
 from indices.sparse import SparseEncoder
+from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
 from rag.rerank import CrossEncoderReranker
 
@@ -33,7 +33,7 @@ class Retriever:
 
     def __init__(
         self,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         sparse: SparseEncoder,
         index: VectorIndex,
         detector: LanguageDetector,
