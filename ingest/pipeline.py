@@ -31,6 +31,7 @@ from indices.language import LanguageSettings
 from indices.schema import ChunkRecord, IndexPoint, SearchFilter
 from indices.sparse import SparseEncoder
 from indices.vector_index import VectorIndex
+from ingest.dates import doc_date_of
 from ingest.fetch import Fetcher, FetchError
 from ingest.settings import IngestSettings
 from ingest.sources import SourceItem, discover
@@ -342,6 +343,7 @@ class Ingestor:
         rec_groups = rec.get("groups")
         groups: list[Any] = rec_groups if isinstance(rec_groups, list) else opts.groups
         agency = str(rec.get("agency") or opts.agency)
+        dates: dict[str, Any] = res.metadata.get("dates") or {}
         return [
             ChunkRecord(
                 doc_id=res.doc_id,
@@ -358,6 +360,8 @@ class Ingestor:
                 n_chunks=len(res.chunks),
                 ingested_at=now,
                 root=item.root,
+                doc_date=doc_date_of(dates),
+                extra={"dates": dates} if dates else {},
             )
             for i, ch in enumerate(res.chunks)
         ]
