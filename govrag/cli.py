@@ -310,6 +310,25 @@ def ask(
     home: HomeOpt = None,
 ) -> None:
     """Answer a question with verified citations (extractive unless an LLM endpoint is configured)."""
+    settings = _settings(config, home)
+    (answer,) = _answer_questions(settings, [question], agency=agency, lang=lang, top_k=top_k)
+    if as_json:
+        from rag.api.routes import query_response
+
+        out.print_json(query_response(answer).model_dump_json())
+        return
+    _print_answer(answer)
+
+
+def _answer_questions(
+    settings: Settings,
+    questions: list[str],
+    *,
+    agency: str | None = None,
+    lang: str | None = None,
+    top_k: int | None = None,
+) -> list[Any]:
+    """Answer each question in turn with one opened index, model and generator."""
     import anyio
 
     from govrag.components import make_retriever
@@ -317,7 +336,6 @@ def ask(
     from rag.generators import build_generator
     from rag.prompting import PromptBuilder, TokenCounter
 
-    settings = _settings(config, home)
     comps = _open(settings, create=False)
     generator = build_generator(settings.generator)
     try:
@@ -325,21 +343,23 @@ def ask(
         prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
         service = AnswerService(settings.answer, retriever, comps.embedder, prompts, generator)
 
-        async def run() -> Any:
+        async def run() -> list[Any]:
             try:
-                return await service.answer(Question(text=question, agency=agency, lang=lang, top_k=top_k))
+                return [
+                    await service.answer(Question(text=q, agency=agency, lang=lang, top_k=top_k))
+                    for q in questions
+                ]
             finally:
                 if generator is not None:
                     await generator.aclose()
 
-        answer = anyio.run(run)
+        return anyio.run(run)
     finally:
         comps.close()
-    if as_json:
-        from rag.api.routes import query_response
 
-        out.print_json(query_response(answer).model_dump_json())
-        return
+
+def _print_answer(answer: Any) -> None:
+    """An answer, its numbered citations (document, page/section, quoted sentence) and any warnings."""
     out.print(answer.answer)
     for c in answer.citations:
         where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", " > ".join(c.section)) if x)
@@ -424,7 +444,7 @@ def quickstart(
     config: ConfigOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Write the sample corpus, ingest it into the embedded index and run example searches."""
+    """Write the sample corpus, ingest it into the embedded index and answer example questions, cited."""
     from govrag.sample_corpus import write_sample_corpus
 
     settings = _settings(config, home)
@@ -436,9 +456,14 @@ def quickstart(
     except typer.Exit as done:
         if done.exit_code:
             raise
-    from indices.schema import SearchFilter
-
-    _run_searches(settings, list(QUICKSTART_QUESTIONS), 3, "hybrid", SearchFilter(), False)
+    answers = _answer_questions(settings, list(QUICKSTART_QUESTIONS))
+    for question, answer in zip(QUICKSTART_QUESTIONS, answers, strict=True):
+        out.rule(question)
+        _print_answer(answer)
+    console.print(
+        '\nAsk your own: [bold]govrag ask "..."[/bold] (add --json for the full record), or '
+        "[bold]govrag serve[/bold] for the API and the chat widget."
+    )
 
 
 from govrag.eval_cli import eval_app  # noqa: E402  (the sub-app imports nothing heavy)

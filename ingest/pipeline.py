@@ -31,6 +31,7 @@ from indices.schema import ChunkRecord, DocumentState, IndexPoint, SearchFilter
 from indices.sparse import SparseEncoder
 from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
+from ingest.dates import doc_date_of
 from ingest.fetch import Fetcher, FetchError
 from ingest.settings import IngestSettings
 from ingest.sources import URL_ROOT, SourceItem, discover, is_legacy_root, legacy_root_name
@@ -390,6 +391,7 @@ class Ingestor:
         rec_groups = rec.get("groups")
         groups: list[Any] = rec_groups if isinstance(rec_groups, list) else opts.groups
         agency = _agency(item, opts)
+        dates: dict[str, Any] = res.metadata.get("dates") or {}
         return [
             ChunkRecord(
                 doc_id=res.doc_id,
@@ -406,6 +408,8 @@ class Ingestor:
                 n_chunks=len(res.chunks),
                 ingested_at=now,
                 root=item.root,
+                doc_date=doc_date_of(dates),
+                extra={"dates": dates} if dates else {},
             )
             for i, ch in enumerate(res.chunks)
         ]

@@ -18,6 +18,7 @@ from typing import Any
 
 from indices.language import LanguageDetector, LanguageSettings
 from ingest.chunker import ChunkerSettings, TokenCounter, chunk_document, document_title
+from ingest.dates import RECORD_DATE_FIELDS, document_dates
 from ingest.normalize import normalize_text
 from ingest.parent_watch import die_with_parent
 from ingest.parsed import Element, ElementKind, ParsedDocument, ParseError
@@ -110,12 +111,16 @@ def init_pool_worker(config: WorkerConfig) -> None:
 def _record_document(rec: dict[str, Any]) -> ParsedDocument:
     text = str(rec.get("text", ""))
     elements = [Element(p) for p in text.split("\n\n") if p.strip()]
-    meta = rec.get("metadata") if isinstance(rec.get("metadata"), dict) else {}
+    given = rec.get("metadata")
+    meta: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
+    for key in RECORD_DATE_FIELDS:  # an export's own date fields (see ingest.dates for their meaning)
+        if rec.get(key) not in (None, ""):
+            meta.setdefault(key, rec[key])
     return ParsedDocument(
         elements=elements,
         title=str(rec.get("title") or ""),
         lang=str(rec["lang"]) if rec.get("lang") else None,
-        metadata=dict(meta or {}),
+        metadata=meta,
     )
 
 
@@ -212,7 +217,7 @@ def process(task: ParseTask) -> ParseResult:
         pages=doc.pages,
         pages_ocr=doc.pages_ocr,
         warnings=doc.warnings,
-        metadata=doc.metadata,
+        metadata={**doc.metadata, "dates": document_dates(doc.metadata, full).as_payload()},
     )
 
 

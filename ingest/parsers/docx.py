@@ -13,6 +13,7 @@ import logging
 import re
 from typing import Any
 
+from ingest.dates import core_property_dates
 from ingest.parsed import ElementKind, ParsedDocument, ParseError
 from ingest.parser_settings import ParserSettings
 from ingest.parsers.limits import Deadline, guard_zip_container, require
@@ -42,7 +43,11 @@ def parse_docx(data: bytes, settings: ParserSettings, filename: str = "") -> Par
     body = document.element.body
     _walk(body, document, outline, settings, deadline)
     title = (document.core_properties.title or "").strip()
-    return ParsedDocument(elements=outline.elements, title=title or outline.first_title())
+    return ParsedDocument(
+        elements=outline.elements,
+        title=title or outline.first_title(),
+        metadata=core_property_dates(document.core_properties),
+    )
 
 
 def _walk(

@@ -116,7 +116,45 @@ def html_document(text: str, settings: ParserSettings) -> ParsedDocument:
     walker.walk(start)
     walker.flush()
     outline = walker.outline
-    return ParsedDocument(elements=outline.elements, title=title or outline.first_title(), lang=lang)
+    return ParsedDocument(
+        elements=outline.elements, title=title or outline.first_title(), lang=lang, metadata=_page_dates(root)
+    )
+
+
+#: <meta name|property> values that give a page's publication date, best first.
+_DATE_METAS = (
+    "article:published_time", "dcterms.issued", "dc.date.issued", "dcterms.date", "dc.date", "date",
+    "citation_publication_date", "pubdate", "publish-date", "og:published_time",
+)  # fmt: skip
+
+
+def _page_dates(root: Any) -> dict[str, str]:
+    """Dates the page declares: JSON-LD `datePublished`/`dateModified`, <meta> dates, the first <time>."""
+    import json
+
+    out: dict[str, str] = {}
+    for script in root.xpath("//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text_content() or "null")
+        except ValueError:
+            continue
+        for item in data if isinstance(data, list) else [data]:
+            if isinstance(item, dict):
+                for key in ("datePublished", "dateCreated"):
+                    if isinstance(item.get(key), str):
+                        out.setdefault(key, item[key])
+    metas = {
+        (m.get("name") or m.get("property") or "").strip().lower(): (m.get("content") or "").strip()
+        for m in root.xpath("//meta[@content]")
+    }
+    for key in _DATE_METAS:
+        if metas.get(key):
+            out.setdefault("published", metas[key])
+            break
+    times = root.xpath("//time[@datetime]/@datetime")
+    if times:
+        out.setdefault("date", str(times[0]))
+    return out
 
 
 def _decode_html(data: bytes, settings: ParserSettings) -> tuple[str, str]:

@@ -96,7 +96,7 @@ def parse_pdf(data: bytes, settings: ParserSettings, filename: str = "") -> Pars
         title=_title(reader) or outline.first_title(),
         pages=total,
         pages_ocr=ocr.pages,
-        metadata={"ocr_languages": ocr.languages} if ocr.pages else {},
+        metadata={**_info_dates(reader), **({"ocr_languages": ocr.languages} if ocr.pages else {})},
         warnings=warnings,
     )
 
@@ -122,6 +122,15 @@ def _open(pypdf: Any, data: bytes) -> Any:
         if not ok:
             raise ParseError("encrypted PDF (password required)")
     return reader
+
+
+def _info_dates(reader: Any) -> dict[str, str]:
+    """The document-info /CreationDate as `pdf_created` (a file property: `ingest.dates` prefers the text)."""
+    try:
+        created = str((reader.metadata or {}).get("/CreationDate") or "").strip()
+    except Exception:
+        return {}
+    return {"pdf_created": created} if created.startswith("D:") else {}
 
 
 def _title(reader: Any) -> str:

@@ -10,6 +10,7 @@ import io
 import logging
 from typing import Any
 
+from ingest.dates import core_property_dates
 from ingest.parsed import ElementKind, ParsedDocument, ParseError
 from ingest.parser_settings import ParserSettings
 from ingest.parsers.limits import Deadline, guard_zip_container, require
@@ -52,7 +53,11 @@ def parse_pptx(data: bytes, settings: ParserSettings, filename: str = "") -> Par
                 outline.add(f"Notes: {notes.text}", ElementKind.TEXT, page=number)
     title = (deck.core_properties.title or "").strip()
     return ParsedDocument(
-        elements=outline.elements, title=title or outline.first_title(), pages=len(slides), warnings=warnings
+        elements=outline.elements,
+        title=title or outline.first_title(),
+        pages=len(slides),
+        warnings=warnings,
+        metadata=core_property_dates(deck.core_properties),
     )
 
 
