@@ -183,7 +183,7 @@ def ingest(
 ) -> None:
     """Ingest documents into the index, incrementally (unchanged documents are skipped)."""
     from indices.embedder import EmbedderError
-    from indices.errors import IndexFullError
+    from indices.errors import IndexError_, IndexFullError
     from ingest.pipeline import IngestOptions, Ingestor
 
     settings = _settings(config, home)
@@ -227,6 +227,8 @@ def ingest(
         raise _fail(str(exc)) from exc
     except IndexFullError as exc:  # the disk is (nearly) full: what was written before stays, exit 1
         raise _fail(str(exc), code=1) from exc
+    except IndexError_ as exc:  # e.g. the index turned out damaged while reading it
+        raise _fail(str(exc)) from exc
     finally:
         comps.close()
     summary = report.to_dict()
