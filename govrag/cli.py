@@ -1,7 +1,8 @@
 """`govrag` command line: the composition root that wires settings, ingest, indices and rag.
 
 Exit status of `govrag ingest`: 0 when every document was ingested (or unchanged), 1 when at least
-one document or source failed (the others are stored; failures are listed), 2 for usage or
+one document or source failed (the others are stored; failures are listed) or the index's disk is too
+full for the next write (folder, bytes needed and free are printed; what was written stays), 2 for usage or
 configuration errors (bad option, index locked or built with another embedder).
 """
 
@@ -91,7 +92,7 @@ def _open_for_ingest(settings: Settings, dry_run: bool) -> Any:
     """
     from govrag.components import Components
     from indices.embedder import EmbedderError
-    from indices.errors import IndexError_, IndexNotFoundError
+    from indices.errors import IndexError_, IndexFullError, IndexNotFoundError
     from indices.registry import open_index
     from indices.sparse import SparseEncoder
     from ingest.lazy_embedder import open_embedder
@@ -107,6 +108,8 @@ def _open_for_ingest(settings: Settings, dry_run: bool) -> Any:
         if not dry_run:
             raise _fail(str(exc)) from exc
         logger.info("no index yet: the dry run compares against an empty index")
+    except IndexFullError as exc:
+        raise _fail(str(exc), code=1) from exc
     except IndexError_ as exc:
         raise _fail(str(exc)) from exc
     return comps
@@ -176,6 +179,7 @@ def ingest(
 ) -> None:
     """Ingest documents into the index, incrementally (unchanged documents are skipped)."""
     from indices.embedder import EmbedderError
+    from indices.errors import IndexError_, IndexFullError
     from ingest.pipeline import IngestOptions, Ingestor
 
     settings = _settings(config, home)
@@ -216,6 +220,10 @@ def ingest(
         with Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar:
             report = ingestor.run(sources, opts, _RichProgress(bar))
     except EmbedderError as exc:  # the model could not be loaded when the first chunk needed it
+        raise _fail(str(exc)) from exc
+    except IndexFullError as exc:  # the disk is (nearly) full: what was written before stays, exit 1
+        raise _fail(str(exc), code=1) from exc
+    except IndexError_ as exc:  # e.g. the index turned out damaged while reading it
         raise _fail(str(exc)) from exc
     finally:
         comps.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from indices import index_base as base
+from indices.disk_space import ensure_free, folder_bytes, no_space_as_full, points_bytes
 from indices.errors import IndexCorruptError, IndexError_, IndexNotFoundError
 from indices.filters import FilterSpec, payload_index_plan, to_edge_filter
 from indices.folder_lock import FolderLock, locked_error
@@ -113,6 +114,7 @@ class EdgeIndex(QdrantIndexBase):
         self._shard: Any = shard
         self._lock = lock
         self._qe = _edge()
+        self._reserve = settings.min_free_mb * 1_000_000
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -136,7 +138,8 @@ class EdgeIndex(QdrantIndexBase):
             if not create:
                 raise missing_index_error(folder)
             folder.mkdir(parents=True, exist_ok=True)
-        lock = FolderLock(folder)
+        with no_space_as_full(folder, "open the index (its lock file)", settings.min_free_mb * 1_000_000):
+            lock = FolderLock(folder)
         try:
             shard = cls._open_shard(folder, identity, settings, create)
         except BaseException:
@@ -173,7 +176,10 @@ class EdgeIndex(QdrantIndexBase):
                 "Move or delete the folder and re-run `govrag ingest`."
             )
         elif create:
-            _write_meta(meta_path, identity)
+            reserve = settings.min_free_mb * 1_000_000
+            ensure_free(folder, 0, reserve, "create the index")
+            with no_space_as_full(folder, "create the index", reserve):
+                _write_meta(meta_path, identity)
         else:
             raise IndexNotFoundError(f"The index folder {folder} is empty: run `govrag ingest` first.")
         config = cls._config(qe, identity, settings)
@@ -184,6 +190,9 @@ class EdgeIndex(QdrantIndexBase):
             cls._ensure_payload_indexes(qe, shard)
             logger.info("created embedded index %s (dim %d)", folder, identity.dim)
             return shard
+        # Loading allocates payload-index pages through mmap (measured: ~67 MB for a 600-chunk shard on a
+        # tmpfs): with the disk full that is a SIGBUS, so ask for half the reserve first.
+        ensure_free(folder, 0, settings.min_free_mb * 1_000_000 // 2, "open the index")
         try:
             shard = qe.EdgeShard.load(str(shard_dir), config)
         except Exception as exc:
@@ -229,7 +238,11 @@ class EdgeIndex(QdrantIndexBase):
             shard.update(qe.UpdateOperation.create_field_index(name, params))
 
     def optimize(self) -> None:
-        """Merge segments and build HNSW + payload indexes (blocking); call after bulk loads."""
+        """Merge segments and build HNSW + payload indexes (blocking); call after bulk loads.
+
+        The rebuilt segments are written next to the old ones: refused (`IndexFullError`) unless the
+        shard's size fits on the disk above the reserve."""
+        ensure_free(self.folder, folder_bytes(self.folder / SHARD_NAME), self._reserve, "optimize the index")
         started = time.perf_counter()
         changed = self._shard.optimize()
         self._shard.flush()
@@ -258,6 +271,7 @@ class EdgeIndex(QdrantIndexBase):
     # ------------------------------------------------------------------ primitives
 
     def _upsert_batch(self, points: Sequence[IndexPoint]) -> None:
+        ensure_free(self.folder, points_bytes(points), self._reserve, f"write {len(points)} chunks")
         qe = self._qe
         batch = [
             qe.Point(

@@ -25,3 +25,7 @@ class EmbedderMismatchError(IndexError_):
 
 class IndexUnavailableError(IndexError_):
     """The index server cannot be reached."""
+
+
+class IndexFullError(IndexError_):
+    """Too little free space on the disk of the embedded index for the next write (nothing was written)."""

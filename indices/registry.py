@@ -40,6 +40,13 @@ class IndexSettings(BaseModel):
         default=True,
         description="Embedded: keep payloads cached in RAM (faster search) instead of cold mmap.",
     )
+    min_free_mb: int = Field(
+        default=128,
+        ge=0,
+        description="Embedded index: free space (MB) kept on its disk. A write that would eat into it stops "
+        "with exit 1 instead of a crash (Qdrant Edge writes through mmap: a full disk is a SIGBUS), and "
+        "opening needs half of it free (Edge allocates payload-index pages on open).",
+    )
     search_threads: int | None = Field(
         default=None, description="Embedded: search thread-pool size (None = one per CPU)."
     )

@@ -165,3 +165,34 @@ def test_index_with_name_roots_is_migrated_in_place(
     assert all(len(chunks) == chunks[0].n_chunks for chunks in docs.values())  # nothing duplicated
     rerun = ingest(settings, [a], agency="MOH", groups=["moh-staff"], prune=True)
     assert _statuses(rerun) == {"corpus/x.md": "unchanged", "corpus/y.md": "unchanged"}
+
+
+def test_roots_are_listed_and_a_forgotten_root_hands_its_ids_over(
+    tmp_path: Path, make_settings: Callable[..., Any], ingest: Callable[..., Any], stored: Callable[..., Any]
+) -> None:
+    from typer.testing import CliRunner
+
+    from govrag.cli import app
+
+    a, b = tmp_path / "a" / "corpus", tmp_path / "b" / "corpus"
+    _write(a, MOH)
+    _write(b, MOF)
+    settings = make_settings(tmp_path / "home", ingest=INGEST)
+    ingest(settings, [a], agency="MOH", groups=["moh-staff"])
+    ingest(settings, [b], agency="MOF", groups=["mof-staff"])
+    home = str(settings.home)
+    listed = CliRunner().invoke(app, ["index", "roots", "--json", "--home", home])
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == [
+        {"root": a.resolve().as_uri(), "agency": "MOH", "documents": 2},
+        {"root": b.resolve().as_uri(), "agency": "MOF", "documents": 1},
+    ]
+    forgot = CliRunner().invoke(app, ["index", "forget", "--root", a.resolve().as_uri(), "--home", home])
+    assert forgot.exit_code == 0, forgot.output
+    assert sorted(forgot.stdout.split()) == ["corpus/x.md", "corpus/y.md"]
+    again = ingest(settings, [b], agency="MOF", groups=["mof-staff"])
+    assert _statuses(again) == {"corpus/x.md": "new", "corpus/z.md": "unchanged"}
+    docs = stored(settings)
+    assert sorted(docs) == ["corpus/x.md", "corpus/z.md"]
+    assert {c.agency for c in docs["corpus/x.md"]} == {"MOF"}
+    assert "finance ministry" in docs["corpus/x.md"][0].text
