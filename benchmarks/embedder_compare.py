@@ -161,7 +161,9 @@ def main() -> None:
 
 def _pps(runs: dict[str, Any]) -> float:
     """Passages per second over every ingest of one embedder (model loading included)."""
-    return sum(r["cost"]["passages"] for r in runs.values()) / sum(r["ingest_s"] for r in runs.values())
+    return float(
+        sum(r["cost"]["passages"] for r in runs.values()) / sum(r["ingest_s"] for r in runs.values())
+    )
 
 
 def _p50(runs: dict[str, Any]) -> float:
