@@ -191,7 +191,8 @@ def test_cli_fetch_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert report["path"] == str(home / "models" / "tiny-model")
     res = runner.invoke(app, ["models", "list", "--home", str(home), "--json"])
     rows = {r["name"]: r for r in json.loads(res.stdout)}
-    assert rows["tiny"]["installed"] and rows["tiny"]["intact"]
+    assert rows["tiny"]["installed"]
+    assert rows["tiny"]["intact"]
     assert rows["embeddinggemma"]["installed"] is False
     assert rows["bundled"]["configured"] is True
     res = runner.invoke(app, ["models", "fetch", "nope", "--home", str(home)])
