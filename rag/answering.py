@@ -3,7 +3,11 @@
 Steps: make a follow-up standalone, retrieve (access groups filtered inside the index), pack the
 context, generate (SEA-LION on vLLM, or extractive when no LLM is configured or it is down), verify
 every citation against the sources, and refuse in the user's language when nothing grounded remains.
-`stream()` yields the same result as events: `sources`, `delta`..., `done` (or `error`).
+`stream()` yields the same result as events: `sources`, `warning`?, `delta`..., `done` (or `error`).
+
+A generator that fails, hangs past `generator.first_token_timeout_s` or runs past
+`generator.answer_deadline_s` never holds an answer up: the answer falls back to extractive, a `warning`
+event says why (and `Answer.warnings` in the non-streamed form).
 """
 
 from __future__ import annotations
@@ -22,11 +26,14 @@ from indices.embedder import Embedder
 from indices.schema import Hit, SearchFilter
 from rag.citations import Citation, VerifiedAnswer, verify
 from rag.extractive import ExtractiveAnswerer, ExtractiveSettings
-from rag.generators.base import Generator, GeneratorError
+from rag.generators.base import Generator, GeneratorError, GeneratorUnavailable
 from rag.prompting import PromptBuilder, PromptSettings, refusal
 from rag.retrieval import RetrievalResult, Retriever
 
 logger = logging.getLogger(__name__)
+
+_DOWN = frozenset({"timeout", "circuit_open"})
+"""Failure kinds after which the generator is not tried again within the same answer."""
 
 
 class AnswerSettings(BaseModel):
@@ -122,24 +129,30 @@ class AnswerService:
         self.generator = generator
         self.extractive = ExtractiveAnswerer(settings.extractive, embedder)
 
-    async def _standalone(self, q: Question, warnings: list[str], errors: list[str]) -> str:
+    async def _standalone(
+        self, q: Question, warnings: list[str], errors: list[str], deadline: float
+    ) -> tuple[str, GeneratorUnavailable | None]:
+        """The question to retrieve with, and the failure that rules the generator out for this answer."""
         if not q.history or not self.settings.rewrite_followups:
-            return q.text
+            return q.text, None
+        down: GeneratorUnavailable | None = None
         if self.generator is not None:
             try:
                 res = await self.generator.complete(
-                    self.prompts.rewrite_messages(q.text, q.history), max_tokens=128
+                    self.prompts.rewrite_messages(q.text, q.history), max_tokens=128, deadline=deadline
                 )
                 rewritten = res.text.strip().splitlines()[0].strip() if res.text.strip() else ""
                 if rewritten:
-                    return rewritten
+                    return rewritten, None
             except GeneratorError as exc:
                 logger.warning("follow-up rewrite failed, retrieving with the previous turn: %s", exc)
                 warnings.append(f"follow-up rewrite skipped: generator failed ({exc.kind})")
                 errors.append(exc.kind)
+                # unreachable, hung or breaker open: do not wait for it a second time in this answer
+                down = exc if isinstance(exc, GeneratorUnavailable) and exc.kind in _DOWN else None
         # Without an LLM: retrieve with the previous user turn as context.
         previous = [t["content"] for t in q.history if t.get("role") == "user"]
-        return f"{previous[-1]} {q.text}" if previous else q.text
+        return (f"{previous[-1]} {q.text}" if previous else q.text), down
 
     async def stream(self, q: Question) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """Answer `q` as a sequence of (event, data): sources, delta*, done."""
@@ -148,7 +161,8 @@ class AnswerService:
         warnings: list[str] = []
         errors: list[str] = []
         timings: dict[str, float] = {}
-        standalone = await self._standalone(q, warnings, errors)
+        deadline = time.monotonic() + (self.generator.answer_deadline_s if self.generator else 0.0)
+        standalone, down = await self._standalone(q, warnings, errors, deadline)
         k = q.top_k or self.settings.top_k
         retrieved: RetrievalResult = await anyio.to_thread.run_sync(
             lambda: self.retriever.search(standalone, k=k, flt=q.search_filter())
@@ -169,11 +183,15 @@ class AnswerService:
         verified: VerifiedAnswer | None = None
         generator_name = "extractive"
         t0 = time.perf_counter()
-        if sources and built is not None and self.generator is not None:
+        if down is not None and sources:
+            message = f"generator unavailable, extractive answer instead ({down.kind})"
+            warnings.append(message)
+            yield "warning", {"message": message, "kind": down.kind}
+        elif sources and built is not None and self.generator is not None:
             text = ""
             try:
                 async for delta in self.generator.stream(
-                    built.messages, max_tokens=self.settings.max_answer_tokens
+                    built.messages, max_tokens=self.settings.max_answer_tokens, deadline=deadline
                 ):
                     text += delta
                     yield "delta", {"text": delta}
@@ -183,9 +201,11 @@ class AnswerService:
             except GeneratorError as exc:
                 # the details (hosts, server messages) go to the log, the caller gets the kind only
                 logger.warning("generator failed, answering extractively: %s", exc)
-                warnings.append(f"generator unavailable, extractive answer instead ({exc.kind})")
+                message = f"generator unavailable, extractive answer instead ({exc.kind})"
+                warnings.append(message)
                 errors.append(exc.kind)
                 verified = None
+                yield "warning", {"message": message, "kind": exc.kind}
         if verified is None and sources:
             ext = await anyio.to_thread.run_sync(
                 lambda: self.extractive.answer(standalone, sources, retrieved.query_vector)
