@@ -64,11 +64,16 @@ class ExtractiveSettings(BaseModel):
 
 @dataclass(slots=True)
 class ExtractiveAnswer:
-    """The composed answer (with [n] markers), or a refusal."""
+    """The composed answer, or a refusal: `parts` are its sentences, each ending with its [n] marker."""
 
-    text: str
+    parts: list[str]
     refused: bool
     best_score: float
+
+    @property
+    def text(self) -> str:
+        """The whole answer."""
+        return " ".join(self.parts)
 
 
 @dataclass(slots=True)
@@ -80,8 +85,8 @@ class _Candidate:
     overlap: float
 
 
-class ExtractiveAnswerer:
-    """Composes cited answers from source sentences."""
+class SentenceExtractor:
+    """Composes cited answers from source sentences (`rag.answerers.ExtractiveAnswerer` is its port)."""
 
     def __init__(self, settings: ExtractiveSettings, embedder: Embedder) -> None:
         self.settings = settings
@@ -122,12 +127,17 @@ class ExtractiveAnswerer:
         return out[: self.settings.candidates]
 
     def answer(
-        self, question: str, hits: list[Hit], query_vector: np.ndarray | None = None
+        self,
+        question: str,
+        hits: list[Hit],
+        query_vector: np.ndarray | None = None,
+        *,
+        language: str | None = None,
     ) -> ExtractiveAnswer:
         """Pick sentences from `hits` (numbered from 1 in the given order) that answer `question`."""
         cands = self._candidates(question, hits)
         if not cands:
-            return ExtractiveAnswer("", True, 0.0)
+            return ExtractiveAnswer([], True, 0.0)
         q = query_vector if query_vector is not None else self.embedder.embed_queries([question])[0]
         vecs = self._sentence_vectors([c.text for c in cands])
         scores = vecs @ np.asarray(q, dtype=np.float32)
@@ -136,7 +146,7 @@ class ExtractiveAnswerer:
         # Sentences are ranked by meaning; whether to answer at all also weighs the words they share.
         best = top + self.settings.lexical_weight * cands[int(order[0])].overlap
         if best < self.settings.refuse_below:
-            return ExtractiveAnswer("", True, best)
+            return ExtractiveAnswer([], True, best)
         chosen = [
             cands[i]
             for i in order[: self.settings.max_sentences]
@@ -147,4 +157,4 @@ class ExtractiveAnswerer:
         for c in chosen:
             text = c.text.rstrip()
             parts.append(f"{text} [{c.n}]")
-        return ExtractiveAnswer(" ".join(parts), False, best)
+        return ExtractiveAnswer(parts, False, best)

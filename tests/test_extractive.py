@@ -10,7 +10,7 @@ import pytest
 from test_citations import COLLECT, FEE
 
 from indices.schema import ChunkRecord, Hit
-from rag.extractive import ExtractiveAnswerer, ExtractiveSettings
+from rag.extractive import ExtractiveSettings, SentenceExtractor
 
 TAX_TH = "ผู้มีเงินได้ต้องยื่นแบบแสดงรายการภาษีภายในวันที่ 31 มีนาคม ยื่นทางออนไลน์ได้ถึงวันที่ 8 เมษายน"
 
@@ -38,7 +38,7 @@ class CountingEmbedder:
 
 
 def test_answer_quotes_the_supporting_sentence_with_its_source_number(embedder: Any) -> None:
-    ans = ExtractiveAnswerer(ExtractiveSettings(), embedder)
+    ans = SentenceExtractor(ExtractiveSettings(), embedder)
     out = ans.answer("How much is the passport renewal fee?", _hits(COLLECT, FEE))
     assert not out.refused
     assert "The renewal fee is 70 dollars, paid by card when you submit the application. [2]" in out.text
@@ -50,7 +50,7 @@ def test_answer_quotes_the_supporting_sentence_with_its_source_number(embedder: 
 
 
 def test_unrelated_question_is_refused(embedder: Any) -> None:
-    out = ExtractiveAnswerer(ExtractiveSettings(), embedder).answer(
+    out = SentenceExtractor(ExtractiveSettings(), embedder).answer(
         "Which football team won the league in 1998?", _hits(FEE, COLLECT)
     )
     assert out.refused
@@ -60,7 +60,7 @@ def test_unrelated_question_is_refused(embedder: Any) -> None:
 
 def test_sentence_vectors_are_cached_and_bounded(embedder: Any) -> None:
     counting = CountingEmbedder(embedder)
-    ans = ExtractiveAnswerer(ExtractiveSettings(cache_sentences=3), counting)
+    ans = SentenceExtractor(ExtractiveSettings(cache_sentences=3), counting)
     question = "How much is the passport renewal fee?"
     first = ans.answer(question, _hits(FEE, COLLECT))
     embedded = len(counting.passages)
@@ -70,7 +70,7 @@ def test_sentence_vectors_are_cached_and_bounded(embedder: Any) -> None:
     assert (again.text, again.refused) == (first.text, first.refused)
     assert again.best_score == pytest.approx(first.best_score, abs=1e-3)  # one vector from a smaller batch
     assert len(counting.passages) == embedded + 1  # only the evicted sentence ran through the model again
-    uncached = ExtractiveAnswerer(ExtractiveSettings(cache_sentences=0), counting)
+    uncached = SentenceExtractor(ExtractiveSettings(cache_sentences=0), counting)
     before = len(counting.passages)
     assert uncached.answer(question, _hits(FEE, COLLECT)).text == first.text
     assert len(counting.passages) == before + 4
