@@ -128,6 +128,11 @@ class ExtractiveAnswerer:
             lambda: self.extractor.answer(question, sources, query_vector, language=language)
         )
         run.timings["extractive_best_score"] = round(ext.best_score, 4)
+        run.timings["extractive_cosine"] = round(ext.cosine, 4)
+        run.timings["extractive_overlap"] = round(ext.overlap, 4)
+        run.timings["extractive_cross_language"] = float(ext.cross_language)
+        run.timings["extractive_hit_score"] = round(sources[0].score, 4)
+        run.timings["extractive_hit_margin"] = round(sources[0].score - (sources[1].score if len(sources) > 1 else 0.0), 4)
         run.generator = EXTRACTIVE
         if ext.refused:
             run.verified = VerifiedAnswer("")
