@@ -21,23 +21,19 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 import govrag
-from govrag.components import Components, make_retriever, open_components
+from govrag.components import Components, open_components, open_query_stack
 from govrag.settings import Settings
 from indices.errors import IndexError_, IndexNotFoundError
 from indices.registry import open_index
 from indices.sparse import SparseEncoder
 from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
-from rag.answering import AnswerService
 from rag.api.audit import SqliteAuditLog
 from rag.api.deps import ApiError, Services, http_error
 from rag.api.metrics import Metrics
 from rag.api.ratelimit import RateLimiter
 from rag.api.routes import router
 from rag.api.security import check_production
-from rag.embed_batcher import BatchingEmbedder
-from rag.generators import build_generator
-from rag.prompting import PromptBuilder, TokenCounter
 from rag.retrieval import Retriever
 
 logger = logging.getLogger(__name__)
@@ -112,20 +108,15 @@ def _open_services(
         services.index_problem = public_message(str(exc))
         logger.error("index cannot be opened: %s", exc)
         return services
-    index = comps.index
-    assert index is not None  # opened with with_index=True
-    generator = build_generator(settings.generator)
     # Concurrent requests share forward passes of the model (rag.embed_batcher).
-    batching = BatchingEmbedder(comps.embedder, max_items=api.embed_batch)
-    retriever = make_retriever(settings, comps, batching)
-    prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
-    _warm_up(retriever)
-    services.index = index
-    services.index_check = lambda: _index_health(index)
-    services.retriever = retriever
-    services.generator = generator
-    services.answers = AnswerService(settings.answer, retriever, batching, prompts, generator)
-    services.metrics.set_documents(index.count_documents())
+    stack = open_query_stack(settings, comps, embed_batch=api.embed_batch)
+    _warm_up(stack.retriever)
+    services.index = stack.index
+    services.index_check = lambda: _index_health(stack.index)
+    services.retriever = stack.retriever
+    services.answerer = stack.answerer
+    services.answers = stack.answers
+    services.metrics.set_documents(stack.index.count_documents())
     return services
 
 
@@ -167,8 +158,8 @@ def create_app(
         try:
             yield
         finally:
-            if services.generator is not None:
-                await services.generator.aclose()
+            if services.answerer is not None:
+                await services.answerer.aclose()
             if services.index is not None:
                 services.index.close()
             if services.audit is not None:

@@ -73,16 +73,6 @@ def _global_options(
     VERBOSITY["level"] = verbose
 
 
-def _open(settings: Settings, *, create: bool) -> Any:
-    from govrag.components import open_components
-    from indices.errors import IndexError_
-
-    try:
-        return open_components(settings, create=create)
-    except IndexError_ as exc:
-        raise _fail(str(exc)) from exc
-
-
 def _open_for_ingest(settings: Settings, dry_run: bool) -> Any:
     """Components for `ingest`; a dry run never creates the index and, before the first real run
     (no index yet), compares against an empty index: everything is reported as new.
@@ -271,21 +261,32 @@ def _print_hits(query: str, res: Any, as_json: bool) -> None:
     out.print(table)
 
 
+def _open_stack(settings: Settings) -> Any:
+    """The query stack (`govrag.components.open_query_stack`), or exit 2 with the index problem."""
+    from govrag.components import open_query_stack
+    from indices.errors import IndexError_
+
+    try:
+        return open_query_stack(settings)
+    except IndexError_ as exc:
+        raise _fail(str(exc)) from exc
+    except ValueError as exc:  # e.g. an unknown generator.backend
+        raise _fail(str(exc)) from exc
+
+
 def _run_searches(settings: Settings, queries: list[str], k: int, mode: str, flt: Any, as_json: bool) -> None:
-    from govrag.components import make_retriever
     from indices.schema import SearchMode
 
     try:
         search_mode = SearchMode(mode)
     except ValueError as exc:
         raise _fail(f"--mode must be one of hybrid, dense, bm25; got {mode!r}") from exc
-    comps = _open(settings, create=False)
+    stack = _open_stack(settings)
     try:
-        retriever = make_retriever(settings, comps)
         for query in queries:
-            _print_hits(query, retriever.search(query, k=k, mode=search_mode, flt=flt), as_json)
+            _print_hits(query, stack.retriever.search(query, k=k, mode=search_mode, flt=flt), as_json)
     finally:
-        comps.close()
+        stack.close()
 
 
 @app.command()
@@ -339,31 +340,20 @@ def _answer_questions(
     """Answer each question in turn with one opened index, model and generator."""
     import anyio
 
-    from govrag.components import make_retriever
-    from rag.answering import AnswerService, Question
-    from rag.generators import build_generator
-    from rag.prompting import PromptBuilder, TokenCounter
+    from rag.answering import Question
 
-    comps = _open(settings, create=False)
-    generator = build_generator(settings.generator)
-    try:
-        retriever = make_retriever(settings, comps)
-        prompts = PromptBuilder(settings.answer.prompt, TokenCounter(settings.answer.prompt.tokenizer))
-        service = AnswerService(settings.answer, retriever, comps.embedder, prompts, generator)
+    stack = _open_stack(settings)
 
-        async def run() -> list[Any]:
-            try:
-                return [
-                    await service.answer(Question(text=q, agency=agency, lang=lang, top_k=top_k))
-                    for q in questions
-                ]
-            finally:
-                if generator is not None:
-                    await generator.aclose()
+    async def run() -> list[Any]:
+        try:
+            return [
+                await stack.answers.answer(Question(text=q, agency=agency, lang=lang, top_k=top_k))
+                for q in questions
+            ]
+        finally:
+            await stack.aclose()
 
-        return anyio.run(run)
-    finally:
-        comps.close()
+    return anyio.run(run)
 
 
 def _print_answer(answer: Any) -> None:

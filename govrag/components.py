@@ -1,11 +1,12 @@
-"""Wiring: build the embedder, sparse encoder and index from the settings (used by the CLI and the app)."""
+"""Wiring: build the embedder, sparse encoder and index from the settings, and the query stack on top
+(retriever, answerer, answer service) that the API, `govrag ask/search` and `govrag eval` share."""
 
 from __future__ import annotations
 
 import logging
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from govrag.settings import Settings
 from indices.embedders import load_embedder
@@ -15,6 +16,8 @@ from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
 
 if TYPE_CHECKING:
+    from rag.answerers import Answerer
+    from rag.answering import AnswerService
     from rag.retrieval import Retriever
 
 logger = logging.getLogger(__name__)
@@ -111,3 +114,70 @@ def make_retriever(settings: Settings, comps: Components, embedder: TextEmbedder
         prefetch=settings.index.prefetch,
         reranker=build_reranker(settings.rerank),
     )
+
+
+@dataclass
+class QueryStack:
+    """What answers questions: the components, the retriever, the answerer and the answer service.
+
+    `close()` releases the index when the stack opened it; `aclose()` also closes the answerer's
+    connections (call it on the event loop that used them).
+    """
+
+    components: Components
+    retriever: Retriever
+    answerer: Answerer
+    answers: AnswerService
+    owns_components: bool = True
+
+    @property
+    def index(self) -> VectorIndex:
+        """The open index."""
+        assert self.components.index is not None  # a stack is only built over an opened index
+        return self.components.index
+
+    def close(self) -> None:
+        """Release the index (and its folder lock) when this stack opened it."""
+        if self.owns_components:
+            self.components.close()
+
+    async def aclose(self) -> None:
+        """Close the answerer's connections, then the index."""
+        try:
+            await self.answerer.aclose()
+        finally:
+            self.close()
+
+
+def open_query_stack(
+    settings: Settings, components: Components | None = None, *, embed_batch: int | None = None
+) -> QueryStack:
+    """The query stack for these settings: retriever (with the configured reranker) and answerer
+    (`generator.backend`: extractive, or an LLM with the extractive fallback).
+
+    `components` reuses opened ones (the caller keeps closing them); by default they are opened here
+    (`IndexNotFoundError` when nothing was ingested yet). `embed_batch` shares forward passes of the
+    embedder between concurrent requests (`rag.embed_batcher`, the API's setting).
+    """
+    from rag.answerers import build_answerer
+    from rag.answering import AnswerService
+
+    owns = components is None
+    comps = components if components is not None else open_components(settings, create=False)
+    try:
+        embedder: Any = comps.embedder
+        if embed_batch is not None:
+            from rag.embed_batcher import BatchingEmbedder
+
+            embedder = BatchingEmbedder(comps.embedder, max_items=embed_batch)
+        retriever = make_retriever(settings, comps, embedder)
+        a = settings.answer
+        answerer = build_answerer(
+            settings.generator, a.extractive, a.prompt, embedder, max_answer_tokens=a.max_answer_tokens
+        )
+    except BaseException:
+        if owns:
+            comps.close()
+        raise
+    answers = AnswerService(a, retriever, answerer)
+    return QueryStack(comps, retriever, answerer, answers, owns_components=owns)

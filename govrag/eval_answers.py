@@ -68,24 +68,15 @@ class _AnswerRun:
     """The answer service and helpers for one run."""
 
     def __init__(self, ev: EvalIndex) -> None:
-        from govrag.components import make_retriever
-        from rag.answering import AnswerService
-        from rag.generators import build_generator
-        from rag.prompting import PromptBuilder, TokenCounter
+        from rag.generators import EXTRACTIVE
 
-        s, comps = ev.settings, ev.components
         self.ev = ev
-        self.generator = build_generator(s.generator)
-        retriever = make_retriever(s, comps)
-        self.detector = retriever.detector
-        prompts = PromptBuilder(s.answer.prompt, TokenCounter(s.answer.prompt.tokenizer))
-        self.service = AnswerService(s.answer, retriever, comps.embedder, prompts, self.generator)
+        self.stack = ev.query_stack()
+        self.service = self.stack.answers
+        self.detector = self.stack.retriever.detector
+        self.name = self.stack.answerer.name
+        self.llm = self.name != EXTRACTIVE
         self.latencies: list[float] = []
-
-    @property
-    def name(self) -> str:
-        """The generator's name (extractive when no LLM is configured)."""
-        return "extractive" if self.generator is None else self.generator.name
 
     def _pick_by_similarity(self, answer: str, choices: Sequence[str]) -> int | None:
         vecs = self.ev.components.embedder.embed_queries([answer, *choices])
@@ -96,7 +87,7 @@ class _AnswerRun:
         """One question's row (and its unanswerable variant)."""
         from rag.answering import Question
 
-        use_llm_mc = bool(q.choices) and self.generator is not None
+        use_llm_mc = bool(q.choices) and self.llm
         text = mc_question(q) if use_llm_mc else q.question
         t0 = time.perf_counter()
         ans = await self.service.answer(Question(text=text))
@@ -150,15 +141,14 @@ def run_answers(
                     by_lang.setdefault(q.lang, []).append(await run.ask(q, unanswerable))
                 report_sets[qs.name] = block(by_lang, answers_summary)
         finally:
-            if run.generator is not None:
-                await run.generator.aclose()
+            await run.stack.aclose()
 
     anyio.run(go)
     config = ev.config() | {
         "generator": run.name,
-        "generator_model": ev.settings.generator.model if run.generator is not None else None,
+        "generator_model": ev.settings.generator.model if run.llm else None,
         "multiple_choice": "model picks the option number"
-        if run.generator is not None
+        if run.llm
         else "option most similar to the extractive answer (e5 cosine)",
         "unanswerable": "relevant documents and their translations excluded" if unanswerable else None,
         "limit": limit,

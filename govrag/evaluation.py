@@ -24,10 +24,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govrag import eval_metrics as m
 from govrag.settings import Settings
+
+if TYPE_CHECKING:
+    from govrag.components import QueryStack
 
 logger = logging.getLogger(__name__)
 
@@ -308,6 +311,13 @@ class EvalIndex:
             shutil.rmtree(folder)
         stamp.unlink(missing_ok=True)
 
+    def query_stack(self) -> QueryStack:
+        """The API's query stack (retriever with reranker, answerer) over this index; closing it leaves
+        the index open (this object owns it)."""
+        from govrag.components import open_query_stack
+
+        return open_query_stack(self.settings, self.components)
+
     def close(self) -> None:
         """Release the index; a temporary index dir is deleted."""
         if self.components is not None:
@@ -414,10 +424,27 @@ def run_retrieval(
 
     `details`, when given, receives one row per (set, mode, question) with the rank found.
     """
-    from govrag.components import make_retriever
+    import anyio
+
+    stack = ev.query_stack()  # the API's retrieval path, reranker included
+    try:
+        return _run_retrieval(stack.retriever, ev, question_files, modes, k, limit, seed, details)
+    finally:
+        anyio.run(stack.aclose)
+
+
+def _run_retrieval(
+    retriever: Any,
+    ev: EvalIndex,
+    question_files: Sequence[Path],
+    modes: Sequence[str],
+    k: int,
+    limit: int | None,
+    seed: int,
+    details: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
     from indices.schema import SearchFilter, SearchMode
 
-    retriever = make_retriever(ev.settings, ev.components)  # the API's retrieval path, reranker included
     sets = [prepare_set(Path(p), ev.corpus, limit, seed) for p in question_files]
     latencies: dict[str, list[float]] = {mode: [] for mode in modes}
     report_sets: dict[str, Any] = {}

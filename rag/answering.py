@@ -1,9 +1,13 @@
 """The answer service: question in, cited answer out. The API, the CLI and the evaluation all call it.
 
-Steps: make a follow-up standalone, retrieve (access groups filtered inside the index), pack the
-context, generate (SEA-LION on vLLM, or extractive when no LLM is configured or it is down), verify
-every citation against the sources, and refuse in the user's language when nothing grounded remains.
-`stream()` yields the same result as events: `sources`, `delta`..., `done` (or `error`).
+Steps: make a follow-up standalone, retrieve (access groups filtered inside the index), let the
+`rag.answerers.Answerer` write the answer (SEA-LION on vLLM with verified citations, or extractive when
+no LLM is configured or it is down), and refuse in the user's language when nothing grounded remains.
+`stream()` yields the same result as events: `sources`, `warning`?, `delta`..., `done` (or `error`).
+
+A generator that fails, hangs past `generator.first_token_timeout_s` or runs past
+`generator.answer_deadline_s` never holds an answer up: the answer falls back to extractive, a `warning`
+event says why (and `Answer.warnings` in the non-streamed form).
 """
 
 from __future__ import annotations
@@ -19,11 +23,10 @@ import anyio
 from pydantic import BaseModel, Field
 
 from indices.schema import Hit, SearchFilter
-from indices.text_embedder import TextEmbedder
-from rag.citations import Citation, VerifiedAnswer, verify
-from rag.extractive import ExtractiveAnswerer, ExtractiveSettings
-from rag.generators.base import Generator, GeneratorError
-from rag.prompting import PromptBuilder, PromptSettings, refusal
+from rag.answerers import Answerer, AnswerRun
+from rag.citations import Citation
+from rag.extractive import ExtractiveSettings
+from rag.prompting import PromptSettings, refusal
 from rag.retrieval import RetrievalResult, Retriever
 
 logger = logging.getLogger(__name__)
@@ -105,98 +108,42 @@ def source_dict(n: int, hit: Hit) -> dict[str, Any]:
 
 
 class AnswerService:
-    """Turns questions into verified, cited answers."""
+    """Turns questions into verified, cited answers; the writing is the `Answerer`'s."""
 
-    def __init__(
-        self,
-        settings: AnswerSettings,
-        retriever: Retriever,
-        embedder: TextEmbedder,
-        prompts: PromptBuilder,
-        generator: Generator | None = None,
-    ) -> None:
+    def __init__(self, settings: AnswerSettings, retriever: Retriever, answerer: Answerer) -> None:
         self.settings = settings
         self.retriever = retriever
-        self.embedder = embedder
-        self.prompts = prompts
-        self.generator = generator
-        self.extractive = ExtractiveAnswerer(settings.extractive, embedder)
-
-    async def _standalone(self, q: Question, warnings: list[str], errors: list[str]) -> str:
-        if not q.history or not self.settings.rewrite_followups:
-            return q.text
-        if self.generator is not None:
-            try:
-                res = await self.generator.complete(
-                    self.prompts.rewrite_messages(q.text, q.history), max_tokens=128
-                )
-                rewritten = res.text.strip().splitlines()[0].strip() if res.text.strip() else ""
-                if rewritten:
-                    return rewritten
-            except GeneratorError as exc:
-                logger.warning("follow-up rewrite failed, retrieving with the previous turn: %s", exc)
-                warnings.append(f"follow-up rewrite skipped: generator failed ({exc.kind})")
-                errors.append(exc.kind)
-        # Without an LLM: retrieve with the previous user turn as context.
-        previous = [t["content"] for t in q.history if t.get("role") == "user"]
-        return f"{previous[-1]} {q.text}" if previous else q.text
+        self.answerer = answerer
 
     async def stream(self, q: Question) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """Answer `q` as a sequence of (event, data): sources, delta*, done."""
+        """Answer `q` as a sequence of (event, data): sources, warning?, delta*, done."""
         t_start = time.perf_counter()
         query_id = uuid.uuid4().hex
-        warnings: list[str] = []
-        errors: list[str] = []
-        timings: dict[str, float] = {}
-        standalone = await self._standalone(q, warnings, errors)
+        run = AnswerRun()
+        standalone = q.text
+        if q.history and self.settings.rewrite_followups:
+            standalone = await self.answerer.standalone(q.text, q.history, run)
         k = q.top_k or self.settings.top_k
         retrieved: RetrievalResult = await anyio.to_thread.run_sync(
             lambda: self.retriever.search(standalone, k=k, flt=q.search_filter())
         )
         language = self.retriever.detector.detect(q.text) if q.history else retrieved.language
-        timings.update({f"retrieve_{k2}": v for k2, v in retrieved.timings_ms.items()})
-        hits = retrieved.hits
+        timings = {f"retrieve_{k2}": v for k2, v in retrieved.timings_ms.items()}
         # The model sees no history: it answers the standalone form (the follow-up with its context resolved).
-        built = (
-            self.prompts.answer_messages(standalone, language, hits) if self.generator is not None else None
-        )
-        sources = built.sources if built is not None else hits
+        sources = self.answerer.prepare(standalone, language, retrieved.hits, run)
         yield (
             "sources",
             {"query_id": query_id, "sources": [source_dict(i, h) for i, h in enumerate(sources, 1)]},
         )
-
-        verified: VerifiedAnswer | None = None
-        generator_name = "extractive"
         t0 = time.perf_counter()
-        if sources and built is not None and self.generator is not None:
-            text = ""
-            try:
-                async for delta in self.generator.stream(
-                    built.messages, max_tokens=self.settings.max_answer_tokens
-                ):
-                    text += delta
-                    yield "delta", {"text": delta}
-                generator_name = self.generator.name
-                encode = self.embedder.embed_passages
-                verified = await anyio.to_thread.run_sync(lambda: verify(text, sources, encode))
-            except GeneratorError as exc:
-                # the details (hosts, server messages) go to the log, the caller gets the kind only
-                logger.warning("generator failed, answering extractively: %s", exc)
-                warnings.append(f"generator unavailable, extractive answer instead ({exc.kind})")
-                errors.append(exc.kind)
-                verified = None
-        if verified is None and sources:
-            ext = await anyio.to_thread.run_sync(
-                lambda: self.extractive.answer(standalone, sources, retrieved.query_vector)
-            )
-            timings["extractive_best_score"] = round(ext.best_score, 4)
-            verified = verify(ext.text, sources, None) if not ext.refused else VerifiedAnswer("")
+        async for event in self.answerer.answer(standalone, language, sources, retrieved.query_vector, run):
+            yield event
+        timings.update(run.timings)
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000
-        answer = self._finish(query_id, q, standalone, language, verified, generator_name, sources, warnings)
+        answer = self._finish(query_id, q, standalone, language, run, sources)
         timings["total_ms"] = (time.perf_counter() - t_start) * 1000
         answer.timings = {**timings, **answer.timings}
-        answer.generator_errors = errors
+        answer.generator_errors = run.errors
         yield "done", {"answer": answer}
 
     def _finish(
@@ -205,11 +152,10 @@ class AnswerService:
         q: Question,
         standalone: str,
         language: str,
-        verified: VerifiedAnswer | None,
-        generator_name: str,
+        run: AnswerRun,
         sources: list[Hit],
-        warnings: list[str],
     ) -> Answer:
+        verified = run.verified
         refusal_text = refusal(language)
         text = verified.text if verified else ""
         model_refused = bool(text) and refusal_text.rstrip(".。") in text
@@ -226,9 +172,9 @@ class AnswerService:
             citations=verified.citations if (verified and not refused) else [],
             grounded=grounded,
             refused=refused,
-            generator=generator_name,
+            generator=run.generator,
             sources=sources,
-            warnings=warnings,
+            warnings=run.warnings,
         )
 
     async def answer(self, q: Question) -> Answer:

@@ -43,10 +43,34 @@ class ExtractiveSettings(BaseModel):
     )
     max_sentences: int = Field(default=2, ge=1, description="Sentences in the answer.")
     refuse_below: float = Field(
-        default=0.85, ge=0, le=2, description="Refuse below this best-sentence score (see module)."
+        default=0.98,
+        ge=0,
+        le=5,
+        description="Same language: refuse below cosine + lexical_weight x overlap + hit_weight x the top "
+        "source's retrieval score (see module).",
     )
     lexical_weight: float = Field(
-        default=0.1, ge=0, le=1, description="Weight of the question/sentence character-bigram overlap."
+        default=0.2, ge=0, le=1, description="Weight of the question/sentence character-bigram overlap."
+    )
+    hit_weight: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Weight of the top source's retrieval score (fitted for index.fusion=zscore).",
+    )
+    refuse_below_cross: float = Field(
+        default=1.07,
+        ge=0,
+        le=5,
+        description="Cross-language (no top source in the question's language): refuse below cosine + "
+        "cross_hit_weight x the top source's retrieval score; an answer quotes the sources under a "
+        "one-line note in the question's language (see module).",
+    )
+    cross_hit_weight: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Cross-language weight of the top source's retrieval score (fitted for zscore fusion).",
     )
     cache_sentences: int = Field(
         default=20_000,
@@ -62,13 +86,40 @@ class ExtractiveSettings(BaseModel):
     )
 
 
+#: One short line in the question's language put before quotes from sources in another language.
+CROSS_LANGUAGE_NOTE: dict[str, str] = {
+    "en": "The sources are in another language; quoted as written:",
+    "id": "Sumber tersedia dalam bahasa lain; dikutip apa adanya:",
+    "ms": "Sumber dalam bahasa lain; dipetik seperti asal:",
+    "th": "แหล่งข้อมูลเป็นภาษาอื่น ยกข้อความมาตามต้นฉบับ:",
+    "vi": "Nguồn bằng ngôn ngữ khác; trích nguyên văn:",
+    "zh": "来源为其他语言，按原文引用：",
+    "my": "ရင်းမြစ်များသည် အခြားဘာသာစကားဖြင့် ဖြစ်သည်။ မူရင်းအတိုင်း ကိုးကားထားသည်-",
+    "ta": "ஆதாரங்கள் வேறு மொழியில் உள்ளன; உள்ளபடியே மேற்கோள்:",
+    "tl": "Nasa ibang wika ang mga sanggunian; sinipi nang buo:",
+    "km": "ប្រភពជាភាសាផ្សេង ដកស្រង់តាមដើម៖",
+    "lo": "ແຫຼ່ງຂໍ້ມູນເປັນພາສາອື່ນ ອ້າງອີງຕາມຕົ້ນສະບັບ:",
+}
+
+
 @dataclass(slots=True)
 class ExtractiveAnswer:
-    """The composed answer (with [n] markers), or a refusal."""
+    """The composed answer, or a refusal: `parts` are its sentences, each ending with its [n] marker.
 
-    text: str
+    A cross-language answer's first part is the uncited `CROSS_LANGUAGE_NOTE` line.
+    """
+
+    parts: list[str]
     refused: bool
     best_score: float
+    cosine: float = 0.0
+    overlap: float = 0.0
+    cross_language: bool = False
+
+    @property
+    def text(self) -> str:
+        """The whole answer."""
+        return " ".join(self.parts)
 
 
 @dataclass(slots=True)
@@ -80,8 +131,8 @@ class _Candidate:
     overlap: float
 
 
-class ExtractiveAnswerer:
-    """Composes cited answers from source sentences."""
+class SentenceExtractor:
+    """Composes cited answers from source sentences (`rag.answerers.ExtractiveAnswerer` is its port)."""
 
     def __init__(self, settings: ExtractiveSettings, embedder: TextEmbedder) -> None:
         self.settings = settings
@@ -122,29 +173,43 @@ class ExtractiveAnswerer:
         return out[: self.settings.candidates]
 
     def answer(
-        self, question: str, hits: list[Hit], query_vector: np.ndarray | None = None
+        self,
+        question: str,
+        hits: list[Hit],
+        query_vector: np.ndarray | None = None,
+        *,
+        language: str | None = None,
     ) -> ExtractiveAnswer:
         """Pick sentences from `hits` (numbered from 1 in the given order) that answer `question`."""
         cands = self._candidates(question, hits)
         if not cands:
-            return ExtractiveAnswer("", True, 0.0)
+            return ExtractiveAnswer([], True, 0.0)
+        used = hits[: self.settings.max_sources]
+        cross = language is not None and all(h.record.lang != language for h in used)
         q = query_vector if query_vector is not None else self.embedder.embed_queries([question])[0]
         vecs = self._sentence_vectors([c.text for c in cands])
         scores = vecs @ np.asarray(q, dtype=np.float32)
         order = np.argsort(-scores)
         top = float(scores[order[0]])
         # Sentences are ranked by meaning; whether to answer at all also weighs the words they share.
-        best = top + self.settings.lexical_weight * cands[int(order[0])].overlap
-        if best < self.settings.refuse_below:
-            return ExtractiveAnswer("", True, best)
+        overlap = cands[int(order[0])].overlap
+        st = self.settings
+        if cross:  # no shared wording to weigh across languages: meaning and retrieval confidence decide
+            best = top + st.cross_hit_weight * hits[0].score
+            refused = best < st.refuse_below_cross
+        else:
+            best = top + st.lexical_weight * overlap + st.hit_weight * hits[0].score
+            refused = best < st.refuse_below
+        if refused:
+            return ExtractiveAnswer([], True, best, top, overlap, cross)
         chosen = [
             cands[i]
             for i in order[: self.settings.max_sentences]
             if float(scores[i]) >= top * self.settings.relative_keep
         ]
         chosen.sort(key=lambda c: (c.n, c.position))
-        parts = []
+        parts = [CROSS_LANGUAGE_NOTE.get(language or "en", CROSS_LANGUAGE_NOTE["en"])] if cross else []
         for c in chosen:
             text = c.text.rstrip()
             parts.append(f"{text} [{c.n}]")
-        return ExtractiveAnswer(" ".join(parts), False, best)
+        return ExtractiveAnswer(parts, False, best, top, overlap, cross)

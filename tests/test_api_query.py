@@ -184,6 +184,14 @@ def test_sse_events_end_with_the_same_answer_as_json(
         assert done[key] == expected[key], key
     for c in done["citations"]:  # [n] is the n-th source announced first
         assert sources[c["n"] - 1]["doc_id"] == c["doc_id"]
+    # extractive answers stream too: one delta per quoted sentence, adding up to the answer (docs/widget.md)
+    deltas = [d["text"] for e, d in events if e == "delta"]
+    if done["refused"]:
+        assert deltas == []
+    else:
+        assert deltas
+        assert "".join(deltas) == done["answer"]
+        assert all(re.search(r"\[\d+\]$", d.rstrip()) for d in deltas)  # each sentence ends with its [n]
 
 
 # ---- search ------------------------------------------------------------------------------------------------

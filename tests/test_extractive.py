@@ -10,14 +10,15 @@ import pytest
 from test_citations import COLLECT, FEE
 
 from indices.schema import ChunkRecord, Hit
-from rag.extractive import ExtractiveAnswerer, ExtractiveSettings
+from rag.extractive import CROSS_LANGUAGE_NOTE, ExtractiveSettings, SentenceExtractor
 
 TAX_TH = "ผู้มีเงินได้ต้องยื่นแบบแสดงรายการภาษีภายในวันที่ 31 มีนาคม ยื่นทางออนไลน์ได้ถึงวันที่ 8 เมษายน"
 
 
-def _hits(*texts: str) -> list[Hit]:
+def _hits(*texts: str, score: float = 3.0) -> list[Hit]:
+    """Sources in this order; `score` is the retrieval z-score (about 3 for a confident hit, 1-2 weak)."""
     return [
-        Hit(ChunkRecord(doc_id=f"d{i}", chunk_no=0, text=t, title=f"Doc {i}", lang="en"), 1.0)
+        Hit(ChunkRecord(doc_id=f"d{i}", chunk_no=0, text=t, title=f"Doc {i}", lang="en"), score)
         for i, t in enumerate(texts)
     ]
 
@@ -38,7 +39,7 @@ class CountingEmbedder:
 
 
 def test_answer_quotes_the_supporting_sentence_with_its_source_number(embedder: Any) -> None:
-    ans = ExtractiveAnswerer(ExtractiveSettings(), embedder)
+    ans = SentenceExtractor(ExtractiveSettings(), embedder)
     out = ans.answer("How much is the passport renewal fee?", _hits(COLLECT, FEE))
     assert not out.refused
     assert "The renewal fee is 70 dollars, paid by card when you submit the application. [2]" in out.text
@@ -50,8 +51,8 @@ def test_answer_quotes_the_supporting_sentence_with_its_source_number(embedder: 
 
 
 def test_unrelated_question_is_refused(embedder: Any) -> None:
-    out = ExtractiveAnswerer(ExtractiveSettings(), embedder).answer(
-        "Which football team won the league in 1998?", _hits(FEE, COLLECT)
+    out = SentenceExtractor(ExtractiveSettings(), embedder).answer(
+        "Which football team won the league in 1998?", _hits(FEE, COLLECT, score=1.0)
     )
     assert out.refused
     assert out.text == ""
@@ -60,7 +61,7 @@ def test_unrelated_question_is_refused(embedder: Any) -> None:
 
 def test_sentence_vectors_are_cached_and_bounded(embedder: Any) -> None:
     counting = CountingEmbedder(embedder)
-    ans = ExtractiveAnswerer(ExtractiveSettings(cache_sentences=3), counting)
+    ans = SentenceExtractor(ExtractiveSettings(cache_sentences=3), counting)
     question = "How much is the passport renewal fee?"
     first = ans.answer(question, _hits(FEE, COLLECT))
     embedded = len(counting.passages)
@@ -70,8 +71,23 @@ def test_sentence_vectors_are_cached_and_bounded(embedder: Any) -> None:
     assert (again.text, again.refused) == (first.text, first.refused)
     assert again.best_score == pytest.approx(first.best_score, abs=1e-3)  # one vector from a smaller batch
     assert len(counting.passages) == embedded + 1  # only the evicted sentence ran through the model again
-    uncached = ExtractiveAnswerer(ExtractiveSettings(cache_sentences=0), counting)
+    uncached = SentenceExtractor(ExtractiveSettings(cache_sentences=0), counting)
     before = len(counting.passages)
     assert uncached.answer(question, _hits(FEE, COLLECT)).text == first.text
     assert len(counting.passages) == before + 4
     assert uncached._cache == {}
+
+
+def test_question_without_a_source_in_its_language_gets_quotes_under_a_note(embedder: Any) -> None:
+    """A Thai question over English sources: quoted English sentences under one Thai line, not a refusal."""
+    ext = SentenceExtractor(ExtractiveSettings(), embedder)
+    out = ext.answer("ค่าธรรมเนียมต่ออายุหนังสือเดินทางเท่าไร", _hits(COLLECT, FEE), language="th")
+    assert not out.refused
+    assert out.cross_language
+    assert out.parts[0] == CROSS_LANGUAGE_NOTE["th"]
+    assert "The renewal fee is 70 dollars, paid by card when you submit the application. [2]" in out.parts[1:]
+    same = ext.answer("How much is the passport renewal fee?", _hits(COLLECT, FEE), language="en")
+    assert not same.cross_language
+    assert CROSS_LANGUAGE_NOTE["en"] not in same.text
+    unrelated = ext.answer("ทีมฟุตบอลใดชนะลีกในปี 1998", _hits(FEE, COLLECT, score=1.0), language="th")
+    assert unrelated.refused

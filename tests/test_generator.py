@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import random
 import socket
+import time
 from collections.abc import Awaitable, Iterator
 from typing import Any, TypeVar
 
@@ -394,6 +395,55 @@ def test_stream_stall_is_unavailable(h: Harness) -> None:
         run(_collect(h.make(read_timeout_s=0.3)))
 
 
+def test_no_first_token_in_time_is_a_timeout_that_opens_the_breaker(h: Harness) -> None:
+    h.server.script(Hang(), Reply(content="never asked"))
+    # the read timeout alone would wait 300 s per read; the first-token timeout gives up after 0.5 s
+    gen = h.make(read_timeout_s=300, first_token_timeout_s=0.5, breaker_failure_threshold=5)
+    with pytest.raises(GeneratorUnavailable, match=r"sent no first token within 0\.5 s") as timed_out:
+        run(_collect(gen))
+    assert timed_out.value.kind == "timeout"
+    assert gen.breaker.state.value == "open"  # at once, not after 5 failures
+    with pytest.raises(GeneratorUnavailable, match="circuit breaker is open"):
+        _complete(gen)
+    assert len(h.server.requests) == 1
+
+
+def test_whole_reply_past_the_deadline_is_a_timeout(h: Harness) -> None:
+    h.server.script(Hang())
+    gen = h.make(read_timeout_s=300, first_token_timeout_s=30, breaker_open_on_timeout=False)
+
+    async def go() -> None:
+        try:
+            await gen.complete(MESSAGES, deadline=time.monotonic() + 0.5)
+        finally:
+            await gen.aclose()
+
+    with pytest.raises(GeneratorUnavailable, match=r"sent no complete reply within 0\.5 s") as info:
+        run(go())
+    assert info.value.kind == "timeout"
+    assert gen.breaker.state.value == "closed"  # breaker_open_on_timeout=False: counted, not opened
+    assert gen.breaker.consecutive_failures == 1
+
+
+def test_stream_stalled_after_first_token_ends_at_the_deadline(h: Harness) -> None:
+    h.server.script(StreamReply(deltas=["first", "never"], stall_after=1))
+    gen = h.make(read_timeout_s=300, first_token_timeout_s=5, answer_deadline_s=60)
+    stream = gen.stream(MESSAGES, deadline=time.monotonic() + 1.0)
+    seen: list[str] = []
+
+    async def go() -> None:
+        try:
+            async for delta in stream:
+                seen.append(delta)
+        finally:
+            await gen.aclose()
+
+    with pytest.raises(GeneratorUnavailable, match="did not finish the answer") as info:
+        run(go())
+    assert seen == ["first"]
+    assert info.value.kind == "timeout"
+
+
 def test_breaker_opens_fails_fast_then_half_opens(h: Harness) -> None:
     gen = h.make(max_retries=2, breaker_failure_threshold=2, breaker_reset_s=30.0)
     h.server.script(*[ErrorReply(500)] * 6)
@@ -482,3 +532,6 @@ def test_settings_defaults_and_validation() -> None:
         GeneratorSettings(base_url="localhost:8000/v1")
     with pytest.raises(ValidationError, match="backoff_max_s"):
         GeneratorSettings(backoff_initial_s=5, backoff_max_s=1)
+    assert (s.first_token_timeout_s, s.answer_deadline_s, s.breaker_open_on_timeout) == (20.0, 90.0, True)
+    with pytest.raises(ValidationError, match="answer_deadline_s"):
+        GeneratorSettings(first_token_timeout_s=30, answer_deadline_s=10)

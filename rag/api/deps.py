@@ -14,12 +14,12 @@ from fastapi import Depends, Header, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from indices.vector_index import VectorIndex
+from rag.answerers import Answerer
 from rag.answering import AnswerService
 from rag.api.audit import AuditLog
 from rag.api.metrics import Metrics
 from rag.api.ratelimit import RateLimiter
 from rag.api.security import AuthError, Principal, SecuritySettings, authenticate
-from rag.generators.base import Generator
 from rag.retrieval import Retriever
 
 
@@ -57,7 +57,7 @@ class Services:
     index: VectorIndex | None = None
     retriever: Retriever | None = None
     answers: AnswerService | None = None
-    generator: Generator | None = None
+    answerer: Answerer | None = None
     index_problem: str = ""
     #: The quick integrity check of the open index (`/readyz`): "" when healthy, else what is wrong.
     index_check: Callable[[], str] | None = None

@@ -113,9 +113,9 @@ def query_response(answer: Answer) -> QueryResponse:
 
 async def _after_answer(services: Services, caller: Principal, answer: Answer) -> None:
     services.metrics.observe_query(answer.generator, answer.grounded, answer.refused)
-    if services.generator is not None:
+    if services.answerer is not None:
         for kind in answer.generator_errors:
-            services.metrics.observe_generator_error(services.generator.name, kind)
+            services.metrics.observe_generator_error(services.answerer.name, kind)
     if services.audit is not None:
         audit = services.audit
         await anyio.to_thread.run_sync(
@@ -330,12 +330,14 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         problem = await anyio.to_thread.run_sync(services.index_check)
         if problem:
             checks["index"], checks["index_problem"] = False, problem
-    if services.generator is not None:
+    if services.answerer is not None:
         try:
             with anyio.fail_after(5):
-                checks["generator"] = await services.generator.health()
+                healthy = await services.answerer.health()
         except Exception:
-            checks["generator"] = False
+            healthy = False
+        if healthy is not None:  # None: extractive, no model server to check
+            checks["generator"] = healthy
     ready = bool(checks["index"]) and checks.get("generator", True) is not False
     # An unreachable LLM degrades to extractive answers: ready, but say so.
     status = 200 if checks["index"] else 503

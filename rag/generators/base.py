@@ -88,14 +88,20 @@ class Generator(Protocol):
 
     name: str
 
+    @property
+    def answer_deadline_s(self) -> float:
+        """Budget in seconds for all the generator calls of one answer (callers derive `deadline`)."""
+        ...
+
     async def complete(
         self,
         messages: Sequence[ChatMessage],
         *,
         max_tokens: int | None = None,
         stop: Sequence[str] | None = None,
+        deadline: float | None = None,
     ) -> GenerationResult:
-        """Generate a whole answer."""
+        """Generate a whole answer; `deadline` is a `time.monotonic()` instant (timeout kind past it)."""
         ...
 
     def stream(
@@ -104,8 +110,9 @@ class Generator(Protocol):
         *,
         max_tokens: int | None = None,
         stop: Sequence[str] | None = None,
+        deadline: float | None = None,
     ) -> TextStream:
-        """Generate an answer as visible text deltas (think blocks never leak)."""
+        """Generate an answer as visible text deltas (think blocks never leak); `deadline` as above."""
         ...
 
     async def health(self) -> bool:

@@ -84,10 +84,16 @@ class CircuitBreaker:
         self._opened_at = None
         self._trial_running = False
 
-    def record_failure(self) -> None:
-        """A call failed: count it; open (or re-open, after a failed trial) at the threshold."""
+    def record_failure(self, *, open_now: bool = False) -> None:
+        """A call failed: count it; open (or re-open, after a failed trial) at the threshold.
+
+        `open_now` opens at once whatever the count (a timeout: the server hangs, and every further
+        caller would wait as long).
+        """
         self._failures += 1  # not reset on opening, so a failed trial re-opens at once
         self._trial_running = False
+        if open_now:
+            self._failures = max(self._failures, self.threshold)
         if self._failures >= self.threshold:
             self._opened_at = self._clock()
             logger.warning(

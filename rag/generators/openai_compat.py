@@ -4,6 +4,8 @@ Built on `httpx.AsyncClient` (no SDK) so the retry, breaker and streaming rules 
 - retries with exponential backoff and jitter on 408/429/5xx and connection errors, never on other
   4xx (the same request would fail again) nor on read timeouts (the server is busy generating);
 - a circuit breaker (`rag.generators.breaker`) so a dead server fails fast;
+- a time-to-first-token timeout and a per-answer deadline, so a server that accepts connections and never
+  answers costs one caller `first_token_timeout_s` (not `read_timeout_s` per read) and opens the breaker;
 - Qwen3 thinking: `chat_template_kwargs.enable_thinking` is sent (vLLM flavour), `<think>` blocks are
   removed from answers and streams, and null `content` with text in `reasoning`/`reasoning_content`
   (vLLM with a reasoning parser) gives an empty answer unless `reasoning_fallback` is set.
@@ -94,16 +96,32 @@ class OpenAICompatGenerator:
 
     # ---- public API -------------------------------------------------------------------------------
 
+    @property
+    def answer_deadline_s(self) -> float:
+        """`generator.answer_deadline_s`: the budget of one answer's calls."""
+        return self.settings.answer_deadline_s
+
     async def complete(
         self,
         messages: Sequence[ChatMessage],
         *,
         max_tokens: int | None = None,
         stop: Sequence[str] | None = None,
+        deadline: float | None = None,
     ) -> GenerationResult:
-        """One whole answer; raises `GeneratorRequestError` (4xx) or `GeneratorUnavailable`."""
+        """One whole answer; raises `GeneratorRequestError` (4xx) or `GeneratorUnavailable`.
+
+        A non-streamed reply's first token comes with its last: the whole reply must arrive within
+        `first_token_timeout_s` (and before `deadline`, a `time.monotonic()` instant).
+        """
         body = self.request_body(messages, max_tokens=max_tokens, stop=stop, stream=False)
-        response = await self._post(body, stream=False)
+        limit = self.time_left(deadline, first_token=True)
+        try:
+            async with asyncio.timeout(limit):
+                response = await self._post(body, stream=False)
+        except TimeoutError as exc:
+            self.record_failure("timeout")
+            raise self.timeout_error(limit, "sent no complete reply") from exc
         try:
             data = response.json()
             choice = data["choices"][0]
@@ -129,10 +147,40 @@ class OpenAICompatGenerator:
         *,
         max_tokens: int | None = None,
         stop: Sequence[str] | None = None,
+        deadline: float | None = None,
     ) -> GenerationStream:
-        """Visible text deltas; `finish_reason`/`usage`/`model` are set on the stream once it ends."""
+        """Visible text deltas; `finish_reason`/`usage`/`model` are set on the stream once it ends.
+
+        The first delta must come within `first_token_timeout_s`, the last before `deadline` (a
+        `time.monotonic()` instant; default `answer_deadline_s` from now).
+        """
         body = self.request_body(messages, max_tokens=max_tokens, stop=stop, stream=True)
-        return GenerationStream(self, body)
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.answer_deadline_s
+        return GenerationStream(self, body, deadline)
+
+    def time_left(self, deadline: float | None, *, first_token: bool) -> float:
+        """Seconds a call may still take: to `deadline`, and at most `first_token_timeout_s` when the
+        first token is still to come."""
+        now = time.monotonic()
+        limit = (deadline - now) if deadline is not None else self.settings.answer_deadline_s
+        if first_token:
+            limit = min(limit, self.settings.first_token_timeout_s)
+        return max(0.0, limit)
+
+    def timeout_error(self, limit: float, what: str) -> GeneratorUnavailable:
+        """The error for a call that ran out of time (kind `timeout`)."""
+        s = self.settings
+        return GeneratorUnavailable(
+            f"{self._url} {what} within {limit:.1f} s (first_token_timeout_s="
+            f"{s.first_token_timeout_s}, answer_deadline_s={s.answer_deadline_s}); the server hangs or is "
+            "overloaded",
+            kind="timeout",
+        )
+
+    def record_failure(self, kind: str) -> None:
+        """Count a failed call on the breaker; a timeout opens it at once (`breaker_open_on_timeout`)."""
+        self.breaker.record_failure(open_now=kind == "timeout" and self.settings.breaker_open_on_timeout)
 
     async def health(self) -> bool:
         """GET /v1/models with the connect timeout: True when it answers and lists the model."""
@@ -230,8 +278,8 @@ class OpenAICompatGenerator:
         attempts = 1 if trial else self.settings.max_retries + 1
         try:
             response = await self._post_with_retries(body, stream=stream, attempts=attempts)
-        except GeneratorUnavailable:
-            self.breaker.record_failure()
+        except GeneratorUnavailable as exc:
+            self.record_failure(exc.kind)
             raise
         except GeneratorRequestError:
             self.breaker.record_success()  # the server is up; the request was wrong
@@ -306,12 +354,15 @@ class GenerationStream:
     already shown cannot be retried silently).
     """
 
-    def __init__(self, generator: OpenAICompatGenerator, body: dict[str, Any]) -> None:
+    def __init__(self, generator: OpenAICompatGenerator, body: dict[str, Any], deadline: float) -> None:
         self.finish_reason: str | None = None
         self.usage: dict[str, int] = {}
         self.model: str = ""
         self._generator = generator
         self._body = body
+        self._deadline = deadline
+        self._first = True
+        self._first_by = time.monotonic() + generator.settings.first_token_timeout_s
         self._deltas = self._run()
 
     def __aiter__(self) -> GenerationStream:
@@ -319,8 +370,21 @@ class GenerationStream:
         return self
 
     async def __anext__(self) -> str:
-        """Next visible delta."""
-        return await self._deltas.__anext__()
+        """Next visible delta, within the first-token timeout and the deadline (else `timeout`)."""
+        gen = self._generator
+        now = time.monotonic()
+        limit = max(0.0, (min(self._deadline, self._first_by) if self._first else self._deadline) - now)
+        try:
+            # asyncio's timeout cancels once, so the generator's `finally` still closes the response
+            async with asyncio.timeout(limit):
+                delta = await self._deltas.__anext__()
+        except TimeoutError as exc:
+            gen.record_failure("timeout")
+            raise gen.timeout_error(
+                limit, "sent no first token" if self._first else "did not finish the answer"
+            ) from exc
+        self._first = False
+        return delta
 
     async def aclose(self) -> None:
         """Stop early and close the HTTP response."""
@@ -354,17 +418,17 @@ class GenerationStream:
                 text = gen._answer_text(None, "".join(reasoning) or None, self.finish_reason)
                 if text:
                     yield text
-        except GeneratorUnavailable:
-            gen.breaker.record_failure()
+        except GeneratorUnavailable as exc:
+            gen.record_failure(exc.kind)
             raise
         except httpx.TimeoutException as exc:
-            gen.breaker.record_failure()
+            gen.record_failure("timeout")
             raise GeneratorUnavailable(
                 f"{gen._url} stopped streaming for more than read_timeout_s={gen.settings.read_timeout_s} s",
                 kind="timeout",
             ) from exc
         except httpx.TransportError as exc:
-            gen.breaker.record_failure()
+            gen.record_failure("stream_broken")
             raise GeneratorUnavailable(
                 f"{gen._url} broke the stream: {type(exc).__name__}: {exc}", kind="stream_broken"
             ) from exc

@@ -42,6 +42,19 @@ class GeneratorSettings(BaseModel):
         description="Longest wait for the next bytes (whole answer when not streaming, next delta when "
         "streaming). Read timeouts are not retried: the server is busy and a retry doubles its load.",
     )
+    first_token_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Longest wait for the first visible token of a streamed answer (and for a whole "
+        "non-streamed reply, e.g. a follow-up rewrite). A server that accepts connections but does not "
+        "answer costs one caller this long; the answer falls back to extractive with a warning.",
+    )
+    answer_deadline_s: float = Field(
+        default=90.0,
+        gt=0,
+        description="Overall budget of the generator calls for one answer (follow-up rewrite plus the "
+        "streamed answer); past it the answer falls back to extractive with a warning.",
+    )
     max_retries: int = Field(
         default=2, ge=0, description="Extra attempts after a 429/5xx/connection error (never after a 4xx)."
     )
@@ -54,6 +67,12 @@ class GeneratorSettings(BaseModel):
         default=30.0,
         gt=0,
         description="How long the breaker stays open before one trial call is let through.",
+    )
+    breaker_open_on_timeout: bool = Field(
+        default=True,
+        description="A timeout (no first token in time, deadline passed, read timeout) opens the breaker at "
+        "once: a hung server costs one caller the wait, the others fail fast to extractive for "
+        "breaker_reset_s.",
     )
     enable_thinking: bool = Field(
         default=False,
@@ -92,5 +111,10 @@ class GeneratorSettings(BaseModel):
             raise ValueError(
                 f"generator.backoff_max_s ({self.backoff_max_s}) is below backoff_initial_s "
                 f"({self.backoff_initial_s}); raise backoff_max_s"
+            )
+        if self.answer_deadline_s < self.first_token_timeout_s:
+            raise ValueError(
+                f"generator.answer_deadline_s ({self.answer_deadline_s}) is below first_token_timeout_s "
+                f"({self.first_token_timeout_s}); raise answer_deadline_s"
             )
         return self

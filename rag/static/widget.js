@@ -651,6 +651,9 @@ a{color:var(--ink);overflow-wrap:anywhere}
               dbody.className = 'body';
               dbody.textContent = text;
               if (near) this._scrollDown(true);
+            } else if (ev === 'warning') {
+              text = ''; // the LLM failed: an extractive answer follows, drop what it streamed
+              dbody.textContent = text;
             } else if (ev === 'done') { final = d; return true; }
             else if (ev === 'error') { err = t('error'); detail = errText(d); return true; }
             return false;

@@ -1,0 +1,263 @@
+"""The `Answerer` port of the answer service and its two adapters: extractive and LLM.
+
+`rag.answering.AnswerService` retrieves and finishes (refusal, `Answer`); an answerer does the rest of one
+answer: make a follow-up standalone, choose the sources it shows, and write the answer as events
+(`warning`, `delta`) while filling in an `AnswerRun`. The service never asks which kind it holds.
+
+- `ExtractiveAnswerer`: quotes source sentences (`rag.extractive`); no model server, nothing to close.
+- `LLMAnswerer`: a `Generator` (SEA-LION on vLLM); its citations are verified against the sources. When the
+  generator fails, hangs past `generator.first_token_timeout_s` or runs past `generator.answer_deadline_s`,
+  it says so in a `warning` event and hands the answer to its extractive fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import anyio
+import numpy as np
+
+from indices.embedder import Embedder
+from indices.schema import Hit
+from rag.citations import VerifiedAnswer, verify
+from rag.extractive import ExtractiveSettings, SentenceExtractor
+from rag.generators import EXTRACTIVE, build_generator
+from rag.generators.base import ChatMessage, Generator, GeneratorError, GeneratorUnavailable
+from rag.generators.settings import GeneratorSettings
+from rag.prompting import PromptBuilder, PromptSettings, TokenCounter
+
+logger = logging.getLogger(__name__)
+
+AnswerEvent = tuple[str, dict[str, Any]]
+"""(event name, data) as streamed to the caller: `warning` or `delta` from an answerer."""
+
+_DOWN = frozenset({"timeout", "circuit_open"})
+"""Generator failure kinds after which it is not tried again within the same answer."""
+
+
+@dataclass(slots=True)
+class AnswerRun:
+    """The state of one answer, filled in by the answerer.
+
+    `verified` is None when the answerer has no answer (nothing to quote, or it refused); `generator`
+    names who wrote the answer; `warnings` are for the caller, `errors` (failure kinds) for metrics.
+    """
+
+    deadline: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    verified: VerifiedAnswer | None = None
+    generator: str = EXTRACTIVE
+    down: str | None = None  # failure kind that rules the generator out for the rest of this answer
+    messages: list[ChatMessage] = field(default_factory=list)
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """Writes an answer from retrieved sources (the port `AnswerService` depends on)."""
+
+    name: str
+
+    async def standalone(self, question: str, history: Sequence[dict[str, str]], run: AnswerRun) -> str:
+        """The follow-up `question` rewritten to stand alone (for retrieval and answering)."""
+        ...
+
+    def prepare(self, question: str, language: str, hits: list[Hit], run: AnswerRun) -> list[Hit]:
+        """The sources the answer may cite, numbered from 1 in this order (the `sources` event)."""
+        ...
+
+    def answer(
+        self,
+        question: str,
+        language: str,
+        sources: list[Hit],
+        query_vector: np.ndarray | None,
+        run: AnswerRun,
+    ) -> AsyncIterator[AnswerEvent]:
+        """Write the answer: yield `warning`/`delta` events, leave the result in `run`."""
+        ...
+
+    async def health(self) -> bool | None:
+        """Whether the backend answers; None when there is no backend to check."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+def previous_turn_question(question: str, history: Sequence[dict[str, str]]) -> str:
+    """A follow-up without a model: the previous user turn as context."""
+    previous = [t["content"] for t in history if t.get("role") == "user"]
+    return f"{previous[-1]} {question}" if previous else question
+
+
+class ExtractiveAnswerer:
+    """`Answerer` quoting the best source sentences: the default without an LLM, and the LLM's fallback."""
+
+    name = EXTRACTIVE
+
+    def __init__(self, settings: ExtractiveSettings, embedder: Embedder) -> None:
+        self.extractor = SentenceExtractor(settings, embedder)
+
+    async def standalone(self, question: str, history: Sequence[dict[str, str]], run: AnswerRun) -> str:
+        """Without a model, the previous user turn gives the follow-up its context."""
+        return previous_turn_question(question, history)
+
+    def prepare(self, question: str, language: str, hits: list[Hit], run: AnswerRun) -> list[Hit]:
+        """Every retrieved hit is a source."""
+        return hits
+
+    async def answer(
+        self,
+        question: str,
+        language: str,
+        sources: list[Hit],
+        query_vector: np.ndarray | None,
+        run: AnswerRun,
+    ) -> AsyncIterator[AnswerEvent]:
+        """Quote the sentences, one `delta` per sentence."""
+        if not sources:
+            return
+        ext = await anyio.to_thread.run_sync(
+            lambda: self.extractor.answer(question, sources, query_vector, language=language)
+        )
+        run.timings["extractive_best_score"] = round(ext.best_score, 4)
+        run.timings["extractive_cosine"] = round(ext.cosine, 4)
+        run.timings["extractive_overlap"] = round(ext.overlap, 4)
+        run.timings["extractive_cross_language"] = float(ext.cross_language)
+        run.timings["extractive_hit_score"] = round(sources[0].score, 4)
+        run.timings["extractive_hit_margin"] = round(
+            sources[0].score - (sources[1].score if len(sources) > 1 else 0.0), 4
+        )
+        run.generator = EXTRACTIVE
+        if ext.refused:
+            run.verified = VerifiedAnswer("")
+            return
+        for i, part in enumerate(ext.parts):
+            yield "delta", {"text": part if i == 0 else " " + part}
+        run.verified = verify(ext.text, sources, None)
+
+    async def health(self) -> bool | None:
+        """Nothing to check."""
+        return None
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+class LLMAnswerer:
+    """`Answerer` over a `Generator`, with citations verified and an extractive fallback."""
+
+    def __init__(
+        self,
+        generator: Generator,
+        prompts: PromptBuilder,
+        embedder: Embedder,
+        fallback: ExtractiveAnswerer,
+        *,
+        max_answer_tokens: int,
+    ) -> None:
+        self.generator = generator
+        self.name = generator.name
+        self.prompts = prompts
+        self.embedder = embedder
+        self.fallback = fallback
+        self.max_answer_tokens = max_answer_tokens
+
+    def _deadline(self, run: AnswerRun) -> float:
+        if run.deadline is None:
+            run.deadline = time.monotonic() + self.generator.answer_deadline_s
+        return run.deadline
+
+    def _failed(self, run: AnswerRun, exc: GeneratorError) -> str:
+        # the details (hosts, server messages) go to the log, the caller gets the kind only
+        run.errors.append(exc.kind)
+        if isinstance(exc, GeneratorUnavailable) and exc.kind in _DOWN:
+            run.down = exc.kind
+        return exc.kind
+
+    async def standalone(self, question: str, history: Sequence[dict[str, str]], run: AnswerRun) -> str:
+        """The model rewrites the follow-up; on failure the previous user turn gives the context."""
+        try:
+            res = await self.generator.complete(
+                self.prompts.rewrite_messages(question, list(history)),
+                max_tokens=128,
+                deadline=self._deadline(run),
+            )
+            rewritten = res.text.strip().splitlines()[0].strip() if res.text.strip() else ""
+            if rewritten:
+                return rewritten
+        except GeneratorError as exc:
+            logger.warning("follow-up rewrite failed, retrieving with the previous turn: %s", exc)
+            run.warnings.append(f"follow-up rewrite skipped: generator failed ({self._failed(run, exc)})")
+        return previous_turn_question(question, history)
+
+    def prepare(self, question: str, language: str, hits: list[Hit], run: AnswerRun) -> list[Hit]:
+        """The sources that fit the prompt's token budget; the prompt is kept in `run`."""
+        built = self.prompts.answer_messages(question, language, hits)
+        run.messages = list(built.messages)
+        return built.sources
+
+    async def answer(
+        self,
+        question: str,
+        language: str,
+        sources: list[Hit],
+        query_vector: np.ndarray | None,
+        run: AnswerRun,
+    ) -> AsyncIterator[AnswerEvent]:
+        """Stream the model's answer and verify it; fall back to extractive with a `warning` event."""
+        if not sources:
+            return
+        kind = run.down
+        if kind is None:
+            text = ""
+            try:
+                async for delta in self.generator.stream(
+                    run.messages, max_tokens=self.max_answer_tokens, deadline=self._deadline(run)
+                ):
+                    text += delta
+                    yield "delta", {"text": delta}
+                encode = self.embedder.embed_passages
+                run.verified = await anyio.to_thread.run_sync(lambda: verify(text, sources, encode))
+                run.generator = self.name
+                return
+            except GeneratorError as exc:
+                logger.warning("generator failed, answering extractively: %s", exc)
+                kind = self._failed(run, exc)
+        message = f"generator unavailable, extractive answer instead ({kind})"
+        run.warnings.append(message)
+        yield "warning", {"message": message, "kind": kind}
+        async for event in self.fallback.answer(question, language, sources, query_vector, run):
+            yield event
+
+    async def health(self) -> bool | None:
+        """The generator's health check."""
+        return await self.generator.health()
+
+    async def aclose(self) -> None:
+        """Close the generator's connections."""
+        await self.generator.aclose()
+
+
+def build_answerer(
+    generator: GeneratorSettings,
+    extractive: ExtractiveSettings,
+    prompt: PromptSettings,
+    embedder: Embedder,
+    *,
+    max_answer_tokens: int,
+) -> Answerer:
+    """The answerer `generator.backend` names: extractive, or an LLM with the extractive fallback."""
+    fallback = ExtractiveAnswerer(extractive, embedder)
+    llm = build_generator(generator)
+    if llm is None:
+        return fallback
+    prompts = PromptBuilder(prompt, TokenCounter(prompt.tokenizer))
+    return LLMAnswerer(llm, prompts, embedder, fallback, max_answer_tokens=max_answer_tokens)
