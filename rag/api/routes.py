@@ -304,7 +304,7 @@ async def list_documents(
     "/v1/documents/{doc_id:path}",
     response_model=DocumentDetail,
     tags=["admin"],
-    responses=errors(401, 403, 404, 429, 503),
+    responses=errors(401, 403, 404, 422, 429, 503),
 )
 async def get_document(doc_id: str, services: ServicesDep, admin: AdminDep) -> DocumentDetail:
     """One document with its chunks (admin scope)."""
@@ -329,7 +329,7 @@ async def get_document(doc_id: str, services: ServicesDep, admin: AdminDep) -> D
     )
 
 
-@router.delete("/v1/documents/{doc_id:path}", tags=["admin"], responses=errors(401, 403, 404, 429, 503))
+@router.delete("/v1/documents/{doc_id:path}", tags=["admin"], responses=errors(401, 403, 404, 422, 429, 503))
 async def delete_document(doc_id: str, services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     """Remove a document and all its chunks (admin scope)."""
     _, _, index = services.require_index()
@@ -390,7 +390,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
             "content": {"text/plain": {"schema": {"type": "string"}}},
             "description": "Prometheus text format.",
         },
-        **errors(401),
+        **errors(401, 422),
     },
 )
 async def metrics(services: ServicesDep, _access: MetricsAccessDep) -> Response:
