@@ -15,8 +15,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
@@ -29,8 +28,11 @@ from indices.sparse import SparseEncoder
 from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
 from rag.api.audit import SqliteAuditLog
-from rag.api.deps import ApiError, Services, http_error
+from rag.api.deps import Services
+from rag.api.errors import install_error_handlers
+from rag.api.guard import RequestGuard
 from rag.api.metrics import Metrics
+from rag.api.openapi import document_limits
 from rag.api.ratelimit import RateLimiter
 from rag.api.routes import router
 from rag.api.security import check_production
@@ -97,6 +99,7 @@ def _open_services(
         metrics=Metrics(),
         audit=audit,
         static_dir=_static_dir(),
+        public_urls=dict(api.public_urls),
     )
     try:
         comps = _open_components(settings, embedder, sparse)
@@ -174,6 +177,10 @@ def create_app(
         redoc_url=None,
     )
     _offline_docs(app)
+    document_limits(app, settings.api.limits)
+    # Innermost of the middlewares added here (CORS answers preflights before it): keys and body size are
+    # checked from the headers, before a byte of the body is read (rag.api.guard).
+    app.add_middleware(RequestGuard, security=settings.api.security, limits=settings.api.limits)
     if settings.api.security.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -205,11 +212,7 @@ def create_app(
         )
         return response
 
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status, headers=exc.headers
-        )
+    install_error_handlers(app)
 
     @app.exception_handler(IndexError_)
     async def index_error(request: Request, exc: IndexError_) -> JSONResponse:
@@ -217,20 +220,6 @@ def create_app(
         logger.error("index error while serving %s: %s", request.url.path, exc)
         message = f"the index cannot be read: {public_message(str(exc))}"
         return JSONResponse({"error": {"code": "index_unavailable", "message": message}}, status_code=503)
-
-    @app.exception_handler(HTTPException)
-    async def http_exception(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(http_error(exc), status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{loc or 'body'}: {err.get('msg')}")
-        return JSONResponse(
-            {"error": {"code": "invalid_request", "message": "; ".join(parts)}}, status_code=422
-        )
 
     app.include_router(router)
     return app

@@ -100,6 +100,7 @@ def source_dict(n: int, hit: Hit) -> dict[str, Any]:
         "doc_id": rec.doc_id,
         "title": rec.title,
         "source": rec.source,
+        "root": rec.root,  # the API shows non-admins the source relative to it, then drops it
         "page": rec.page,
         "section": rec.section,
         "lang": rec.lang,

@@ -4,6 +4,11 @@ Agencies must be able to show which questions were answered from which documents
 wrong when a citizen reports a bad answer. Questions and comments are stored redacted (`redact`), so the
 trail holds no identity numbers, phones or e-mails; rows older than `retention_days` are purged.
 
+Each answer also records its owner, so feedback is accepted only from the caller who got the answer
+(`owned_by`). The owner is a keyed hash (HMAC-SHA-256 with a random secret kept in the file) of the key
+name or, for anonymous callers, of `anonymous@<client address>`: it can be compared, not read back, so the
+trail holds no client addresses.
+
 `SqliteAuditLog` is one SQLite file under the data directory in WAL mode (the CLI can read it while the
 server writes). The API calls it from a thread pool, so one connection is shared behind a lock. The schema
 is created with `CREATE TABLE IF NOT EXISTS` and missing columns are added on open, so an older file keeps
@@ -12,8 +17,11 @@ working after an upgrade.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import sqlite3
 import threading
 import time as _time
@@ -41,6 +49,7 @@ _TABLES = {
         "refused": "INTEGER NOT NULL DEFAULT 0",
         "cited_doc_ids": "TEXT NOT NULL DEFAULT '[]'",
         "latency_ms": "REAL",
+        "owner": "TEXT",
     },
     "feedback": {
         "id": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -50,8 +59,12 @@ _TABLES = {
         "comment": "TEXT NOT NULL DEFAULT ''",
         "caller": "TEXT NOT NULL DEFAULT 'anonymous'",
     },
+    "meta": {
+        "key": "TEXT PRIMARY KEY",
+        "value": "TEXT NOT NULL",
+    },
 }
-_QUERY_COLUMNS = ", ".join(_TABLES["queries"])
+_QUERY_COLUMNS = ", ".join(c for c in _TABLES["queries"] if c != "owner")
 _FEEDBACK_COLUMNS = "query_id, time, rating, comment, caller"
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS queries_time ON queries(time)",
@@ -123,12 +136,15 @@ class AuditLog(Protocol):
     def record(
         self, query_id: str, caller: str, agency: str | None, question: str, language: str | None,
         generator: str | None, grounded: bool, refused: bool, cited_doc_ids: list[str],
-        latency_ms: float | None, time: float | None = None,
+        latency_ms: float | None, time: float | None = None, owner: str | None = None,
     ) -> None:  # fmt: skip
-        """Store an answered question; `question` is redacted before it is written."""
+        """Store an answered question; `question` is redacted, `owner` (who may rate it) hashed."""
 
     def record_feedback(self, query_id: str, rating: str, comment: str, caller: str) -> None:
         """Store a rating on an answer; `comment` is redacted before it is written."""
+
+    def owned_by(self, query_id: str, owner: str) -> bool:
+        """Whether `query_id` was answered to `owner` (False for unknown ids too)."""
 
     def recent(self, limit: int = 50) -> list[AuditEntry]:
         """The newest entries first."""
@@ -161,6 +177,7 @@ class SqliteAuditLog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            self._secret = self._owner_secret()
 
     @classmethod
     def from_settings(cls, settings: AuditSettings, data_dir: Path) -> SqliteAuditLog | None:
@@ -188,13 +205,17 @@ class SqliteAuditLog:
     def record(
         self, query_id: str, caller: str, agency: str | None, question: str, language: str | None,
         generator: str | None, grounded: bool, refused: bool, cited_doc_ids: list[str],
-        latency_ms: float | None, time: float | None = None,
+        latency_ms: float | None, time: float | None = None, owner: str | None = None,
     ) -> None:  # fmt: skip
-        """Store an answered question (redacted); a repeated `query_id` replaces the earlier row."""
+        """Store an answered question (redacted); a repeated `query_id` replaces the earlier row.
+
+        `owner` is who may rate the answer (default: `caller`); only its keyed hash is stored.
+        """
         row = (query_id, _time.time() if time is None else time, caller or "anonymous", agency,
                redact(question), language, generator, int(grounded), int(refused),
-               json.dumps(list(cited_doc_ids)), latency_ms)  # fmt: skip
-        sql = f"INSERT OR REPLACE INTO queries ({_QUERY_COLUMNS}) VALUES ({_marks(len(row))})"
+               json.dumps(list(cited_doc_ids)), latency_ms,
+               self._owner_hash(owner or caller or "anonymous"))  # fmt: skip
+        sql = f"INSERT OR REPLACE INTO queries ({_QUERY_COLUMNS}, owner) VALUES ({_marks(len(row))})"
         with self._lock:
             self._db.execute(sql, row)
 
@@ -203,6 +224,23 @@ class SqliteAuditLog:
         row = (query_id, _time.time(), rating, redact(comment or ""), caller or "anonymous")
         with self._lock:
             self._db.execute(f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) VALUES ({_marks(len(row))})", row)
+
+    def _owner_secret(self) -> bytes:
+        """The HMAC secret of owner hashes, created once per file (called under the lock)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('owner_secret', ?)", (secrets.token_hex(32),)
+        )
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'owner_secret'").fetchone()
+        return bytes.fromhex(row[0])
+
+    def _owner_hash(self, owner: str) -> str:
+        return hmac.new(self._secret, owner.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def owned_by(self, query_id: str, owner: str) -> bool:
+        """Whether `query_id` was answered to `owner` (False when unknown, purged, or someone else's)."""
+        with self._lock:
+            row = self._db.execute("SELECT owner FROM queries WHERE query_id = ?", (query_id,)).fetchone()
+        return row is not None and row[0] is not None and hmac.compare_digest(row[0], self._owner_hash(owner))
 
     def _entries(self, where: str, params: tuple[object, ...]) -> list[AuditEntry]:
         with self._lock:

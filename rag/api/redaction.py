@@ -22,6 +22,12 @@ What is replaced, in this order (earlier kinds win, tokens contain no digits so 
   MM, KH, LA: 9-13 digits); Singapore's 8-digit `6/8/9xxx xxxx`; SEA mobiles written with the country
   code but no `+` (`6591234567`). Groups may be split by spaces, dashes, dots or `(0x)` parentheses.
 
+Text is normalised before matching: NFKC (full-width `Ｓ１２３４５６７Ｄ` and `siti＠example.com` become
+ASCII), invisible characters (zero-width space/joiners, BOM, soft hyphen) are removed and dash look-alikes
+become `-`; separators inside numbers are tolerated (`S 1234567 D`, `S-1234567-D`, `6012 345 6789`).
+Only what is redacted changes: the rest of the text keeps its original characters (full-width Chinese
+punctuation stays full-width).
+
 Not redacted: amounts (a currency sign or word right before/after cancels a match: "RM1,000", "70
 dollars", "100.000 đồng"), years, dates (`2026-11-26`, `01.02.2026`), times, short codes. Digits may be
 any Unicode decimal digits (Thai, full-width...). Boundaries are "not an ASCII letter or digit", so an ID
@@ -34,7 +40,10 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Callable
+from difflib import SequenceMatcher
 from typing import Any
 
 EMAIL = "[EMAIL]"
@@ -54,7 +63,7 @@ _EMAIL_RE = re.compile(
     r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
     r"[A-Za-z]{2,63}(?![A-Za-z0-9\-])"
 )
-_NRIC_RE = re.compile(_NB + r"[STFGMstfgm]\d{7}[A-Za-z]" + _NA)
+_NRIC_RE = re.compile(_NB + r"[STFGMstfgm][ -]?\d{7}[ -]?[A-Za-z]" + _NA)
 _MYKAD_SEP_RE = re.compile(_NB + r"(\d{6})[- ](\d{2})[- ](\d{4})" + _NA)
 _THAI_SEP_RE = re.compile(_NB + r"[1-8][- ]\d{4}[- ]\d{5}[- ]\d{2}[- ]\d" + _NA)
 _PH_RE = re.compile(_NB + r"(?:\d{2}-\d{7}-\d|\d{3}-\d{3}-\d{3}-\d{3,5})" + _NA)
@@ -93,6 +102,46 @@ _ID_PROVINCES = frozenset([*range(11, 20), 21, *range(31, 37), *range(51, 54), *
 _NSN_LENGTHS = {"65": (8, 8), "60": (8, 10), "62": (8, 12), "66": (8, 9), "84": (9, 10), "63": (8, 10),
                 "95": (7, 10), "855": (8, 9), "856": (8, 10), "673": (7, 7), "670": (7, 8)}  # fmt: skip
 _MOBILE_NO_PLUS = re.compile(r"65[689]\d{7}|601\d{8,9}|628\d{8,11}|66[689]\d{8}|84[35789]\d{8}|639\d{9}")
+
+
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63", "-"))
+
+
+def normalise(text: str) -> tuple[str, list[int]]:
+    """`text` as matched (NFKC per character, invisible characters removed, dash look-alikes as `-`) and,
+    for each character of it, the index of the character of `text` it came from."""
+    chars: list[str] = []
+    owner: list[int] = []
+    for i, c in enumerate(text):
+        n = "" if _INVISIBLE.match(c) else unicodedata.normalize("NFKC", c).translate(_DASHES)
+        chars.append(n)
+        owner.extend([i] * len(n))
+    return "".join(chars), owner
+
+
+def _restore(text: str, norm: str, owner: list[int], out: str) -> str:
+    """`out` (redacted `norm`) with the untouched stretches in their original characters.
+
+    Every character emitted is either from `out` or an original character whose whole normalised form is
+    an unchanged stretch of `out`, so the result normalises to `out`: nothing redacted can come back.
+    """
+    width = Counter(owner)
+    pieces: list[str] = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, norm, out, autojunk=False).get_opcodes():
+        if tag != "equal":
+            pieces.append(out[j1:j2])
+            continue
+        j = i1
+        while j < i2:
+            o = owner[j]
+            if (j == 0 or owner[j - 1] != o) and j + width[o] <= i2:
+                pieces.append(text[o])
+                j += width[o]
+            else:
+                pieces.append(norm[j])
+                j += 1
+    return "".join(pieces)
 
 
 def _ascii(digits: str) -> str:
@@ -219,7 +268,7 @@ def _is_phone(groups: list[str], plus: bool) -> bool:
         return 8 <= len(d) <= 15 and (len(groups) == 1 or (len(groups[0]) <= 3 and groups[1][0] != "0"))
     if d[0] == "0":
         return len(groups[0]) >= 2 and d[1] != "0" and 9 <= len(d) <= 13
-    if _MOBILE_NO_PLUS.fullmatch(d) and (len(groups) == 1 or groups[0] in _NSN_LENGTHS):
+    if _MOBILE_NO_PLUS.fullmatch(d):  # "6591234567", "65 9123 4567", "6012 345 6789"
         return True
     round_pair = d[1:4] == d[5:8] == "000"  # "8000 9000" are amounts, not a line
     return len(d) == 8 and d[0] in "689" and [len(g) for g in groups] in ([8], [4, 4]) and not round_pair
@@ -280,7 +329,18 @@ def _redact_phones_between_dates(text: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Return `text` with personal data replaced by tokens such as `[NRIC]` or `[PHONE]` (see module doc)."""
+    """Return `text` with personal data replaced by tokens such as `[NRIC]` or `[PHONE]` (see module doc).
+
+    Matching runs on `normalise(text)`; when nothing is found the original text is returned unchanged.
+    """
+    norm, owner = normalise(text)
+    out = _redact_normalised(norm)
+    if out == norm:
+        return text
+    return out if norm == text else _restore(text, norm, owner, out)
+
+
+def _redact_normalised(text: str) -> str:
     digits = sum(c.isdigit() for c in text)
     if digits < 7 and "@" not in text:  # the shortest thing redacted is an NRIC's 7 digits
         return text

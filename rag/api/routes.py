@@ -10,11 +10,13 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 
 from indices.schema import SearchFilter, SearchMode
 from rag.answering import Answer, Question
-from rag.api.deps import AdminDep, ApiError, QueryCallerDep, Services, ServicesDep
+from rag.api.deps import AdminDep, ApiError, MetricsAccessDep, QueryCallerDep, Services, ServicesDep
+from rag.api.exposure import public_source
+from rag.api.openapi import errors
 from rag.api.schemas import (
     ChunkOut,
     CitationOut,
@@ -83,8 +85,18 @@ def _filter(filters: Filters, caller: Principal) -> SearchFilter:
     )
 
 
-def query_response(answer: Answer) -> QueryResponse:
-    """The API form of an answer (also printed by `govrag ask --json`)."""
+def _source_view(services: Services, caller: Principal | None) -> Any:
+    """How sources are shown to `caller`: in full to admins (and the CLI), else `public_source`."""
+    if caller is None or "admin" in caller.scopes:
+        return lambda source, root: source
+    return lambda source, root: public_source(source, root, services.public_urls)
+
+
+def query_response(answer: Answer, show: Any = None) -> QueryResponse:
+    """The API form of an answer (also printed by `govrag ask --json`); `show(source, root)` is how
+    sources appear (default: in full)."""
+    roots = {h.record.doc_id: h.record.root for h in answer.sources}
+    view = show or (lambda source, root: source)
     return QueryResponse(
         query_id=answer.query_id,
         answer=answer.answer,
@@ -94,7 +106,7 @@ def query_response(answer: Answer) -> QueryResponse:
                 n=c.n,
                 doc_id=c.doc_id,
                 title=c.title,
-                source=c.source,
+                source=view(c.source, roots.get(c.doc_id, "")),
                 page=c.page,
                 section=c.section,
                 quote=c.quote,
@@ -122,6 +134,7 @@ async def _after_answer(services: Services, caller: Principal, answer: Answer) -
             lambda: audit.record(
                 query_id=answer.query_id,
                 caller=caller.name,
+                owner=caller.owner,
                 agency=caller.agency,
                 question=answer.question,
                 language=answer.language,
@@ -134,6 +147,16 @@ async def _after_answer(services: Services, caller: Principal, answer: Answer) -
         )
 
 
+def _shown_sources(data: dict[str, Any], show: Any) -> dict[str, Any]:
+    """The `sources` event with each source as `show` presents it (the ingest root is never sent)."""
+    shown = []
+    for item in data.get("sources", []):
+        item = dict(item)
+        item["source"] = show(item.get("source", ""), item.pop("root", ""))
+        shown.append(item)
+    return {**data, "sources": shown}
+
+
 def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
@@ -142,7 +165,10 @@ def _sse(event: str, data: Any) -> bytes:
     "/v1/query",
     response_model=QueryResponse,
     tags=["query"],
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **errors(400, 401, 403, 413, 422, 429, 503),
+    },
 )
 async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDep) -> Any:
     """Answer a question with verified citations; `stream: true` answers with Server-Sent Events."""
@@ -161,10 +187,11 @@ async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDe
         top_k=body.top_k,
         groups=flt.groups,
     )
+    show = _source_view(services, caller)
     if not body.stream:
         answer = await answers.answer(q)
         await _after_answer(services, caller, answer)
-        return query_response(answer)
+        return query_response(answer, show)
 
     async def events() -> AsyncIterator[bytes]:
         try:
@@ -172,7 +199,9 @@ async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDe
                 if event == "done":
                     answer: Answer = data["answer"]
                     await _after_answer(services, caller, answer)
-                    yield _sse("done", query_response(answer).model_dump())
+                    yield _sse("done", query_response(answer, show).model_dump())
+                elif event == "sources":
+                    yield _sse(event, _shown_sources(data, show))
                 else:
                     yield _sse(event, data)
         except Exception as exc:  # the stream has started: report in-band, never a broken socket
@@ -188,7 +217,12 @@ async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDe
     )
 
 
-@router.post("/v1/search", response_model=SearchResponse, tags=["query"])
+@router.post(
+    "/v1/search",
+    response_model=SearchResponse,
+    tags=["query"],
+    responses=errors(400, 401, 403, 413, 422, 429, 503),
+)
 async def search(body: SearchRequest, services: ServicesDep, caller: QueryCallerDep) -> SearchResponse:
     """Retrieval only: ranked chunks for a query, filtered by the caller's access groups."""
     _check_limits(services, body.query, body.top_k)
@@ -201,6 +235,7 @@ async def search(body: SearchRequest, services: ServicesDep, caller: QueryCaller
         )
     )
     services.metrics.observe_retrieval(time.perf_counter() - t0)
+    show = _source_view(services, caller)
     hits = [
         SearchHitOut(
             rank=i,
@@ -208,7 +243,7 @@ async def search(body: SearchRequest, services: ServicesDep, caller: QueryCaller
             doc_id=h.record.doc_id,
             chunk_no=h.record.chunk_no,
             title=h.record.title,
-            source=h.record.source,
+            source=show(h.record.source, h.record.root),
             page=h.record.page,
             section=h.record.section,
             lang=h.record.lang,
@@ -238,7 +273,9 @@ def _doc_out(d: Any) -> DocumentOut:
     )
 
 
-@router.get("/v1/documents", response_model=DocumentList, tags=["admin"])
+@router.get(
+    "/v1/documents", response_model=DocumentList, tags=["admin"], responses=errors(401, 403, 422, 429, 503)
+)
 async def list_documents(
     services: ServicesDep,
     admin: AdminDep,
@@ -263,7 +300,12 @@ async def list_documents(
     return DocumentList(total=total, documents=docs)
 
 
-@router.get("/v1/documents/{doc_id:path}", response_model=DocumentDetail, tags=["admin"])
+@router.get(
+    "/v1/documents/{doc_id:path}",
+    response_model=DocumentDetail,
+    tags=["admin"],
+    responses=errors(401, 403, 404, 422, 429, 503),
+)
 async def get_document(doc_id: str, services: ServicesDep, admin: AdminDep) -> DocumentDetail:
     """One document with its chunks (admin scope)."""
     _, _, index = services.require_index()
@@ -287,7 +329,7 @@ async def get_document(doc_id: str, services: ServicesDep, admin: AdminDep) -> D
     )
 
 
-@router.delete("/v1/documents/{doc_id:path}", tags=["admin"])
+@router.delete("/v1/documents/{doc_id:path}", tags=["admin"], responses=errors(401, 403, 404, 422, 429, 503))
 async def delete_document(doc_id: str, services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     """Remove a document and all its chunks (admin scope)."""
     _, _, index = services.require_index()
@@ -300,13 +342,14 @@ async def delete_document(doc_id: str, services: ServicesDep, admin: AdminDep) -
     return {"deleted": doc_id, "chunks": states[doc_id].n_points}
 
 
-@router.post("/v1/feedback", tags=["query"])
+@router.post("/v1/feedback", tags=["query"], responses=errors(400, 401, 403, 404, 413, 422, 429))
 async def feedback(body: FeedbackRequest, services: ServicesDep, caller: QueryCallerDep) -> dict[str, str]:
-    """Thumbs up/down on an answer, with an optional comment."""
+    """Thumbs up/down on one of the caller's own answers, with an optional comment."""
     if services.audit is not None:
         audit = services.audit
-        if await anyio.to_thread.run_sync(lambda: audit.get(body.query_id)) is None:
-            raise ApiError(404, "not_found", f"no answer with query_id {body.query_id!r}")
+        # Someone else's answer id is answered exactly like an unknown one: ids are not an oracle.
+        if not await anyio.to_thread.run_sync(lambda: audit.owned_by(body.query_id, caller.owner)):
+            raise ApiError(404, "not_found", f"no answer of yours with query_id {body.query_id!r}")
         await anyio.to_thread.run_sync(
             lambda: audit.record_feedback(body.query_id, body.rating, body.comment or "", caller.name)
         )
@@ -320,7 +363,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["ops"])
+@router.get("/readyz", tags=["ops"], responses={503: {"description": "Not ready (checks say why)."}})
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Readiness: index open, generator reachable (when one is configured)."""
     checks: dict[str, Any] = {"index": services.index is not None}
@@ -344,9 +387,20 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=status)
 
 
-@router.get("/metrics", tags=["ops"])
-async def metrics(services: ServicesDep) -> Response:
-    """Prometheus metrics."""
+@router.get(
+    "/metrics",
+    tags=["ops"],
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text format.",
+        },
+        **errors(401, 422),
+    },
+)
+async def metrics(services: ServicesDep, _access: MetricsAccessDep) -> Response:
+    """Prometheus metrics (the metrics token or an admin key is needed when metrics_key_hash is set)."""
     body, ctype = services.metrics.render()
     return Response(content=body, media_type=ctype)
 

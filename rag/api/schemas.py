@@ -1,28 +1,54 @@
-"""Request and response bodies of the REST API (the OpenAPI schema at /docs is generated from these)."""
+"""Request and response bodies of the REST API (the OpenAPI schema at /docs is generated from these).
+
+Request bodies are strict: no coercion (`"top_k": "5"` and `"stream": 0` are refused, not guessed), no
+unknown fields, dates finite (`NaN`, `Infinity` and `1e400` are refused). Questions are stripped of
+whitespace and invisible characters (zero-width spaces, joiners, BOM, soft hyphens) before their
+length is checked, so a question of nothing but those is refused as empty.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+def _visible(text: str) -> str:
+    """`text` without invisible characters and surrounding whitespace; empty text is an error."""
+    cleaned = _INVISIBLE.sub("", text).strip()
+    if not cleaned:
+        raise ValueError("must contain visible text (it was empty, whitespace or invisible characters)")
+    return cleaned
+
+
+#: A question or query: at least one visible character, stored stripped.
+VisibleText = Annotated[str, AfterValidator(_visible)]
 
 
 class Filters(BaseModel):
     """Restrictions on which documents may be used."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     agency: str | None = Field(default=None, max_length=200)
     lang: str | None = Field(default=None, max_length=8)
     doc_ids: list[str] | None = Field(default=None, max_length=1000)
-    date_from: float | None = Field(default=None, description="Unix time: documents dated on/after.")
-    date_to: float | None = Field(default=None, description="Unix time: documents dated on/before.")
+    date_from: float | None = Field(
+        default=None, allow_inf_nan=False, description="Unix time: documents dated on/after."
+    )
+    date_to: float | None = Field(
+        default=None, allow_inf_nan=False, description="Unix time: documents dated on/before."
+    )
 
 
 class Turn(BaseModel):
     """One earlier turn of the conversation."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     role: Literal["user", "assistant"]
     content: str
@@ -31,9 +57,9 @@ class Turn(BaseModel):
 class QueryRequest(BaseModel):
     """POST /v1/query."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    question: str = Field(min_length=1)
+    question: VisibleText = Field(min_length=1)
     filters: Filters = Field(default_factory=Filters)
     top_k: int | None = Field(default=None, ge=1)
     history: list[Turn] = Field(default_factory=list)
@@ -43,9 +69,9 @@ class QueryRequest(BaseModel):
 class SearchRequest(BaseModel):
     """POST /v1/search."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    query: str = Field(min_length=1)
+    query: VisibleText = Field(min_length=1)
     filters: Filters = Field(default_factory=Filters)
     top_k: int = Field(default=10, ge=1)
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
@@ -108,7 +134,7 @@ class SearchResponse(BaseModel):
 class FeedbackRequest(BaseModel):
     """POST /v1/feedback."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     query_id: str = Field(min_length=1, max_length=64)
     rating: Literal["up", "down"]

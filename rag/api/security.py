@@ -22,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from rag.api.exposure import parse_networks
+
 Scope = Literal["query", "admin"]
 ANONYMOUS = "anonymous"
 KEY_PREFIX = "grk_"
@@ -87,9 +89,36 @@ class SecuritySettings(BaseModel):
     allow_anonymous: bool = Field(
         default=True, description="Callers without a key may query public documents (refused in production)."
     )
-    anonymous_rate_per_minute: float = Field(default=30, ge=0, description="Rate for all anonymous callers.")
+    anonymous_rate_per_minute: float = Field(
+        default=30, ge=0, description="Rate for anonymous callers, per client address."
+    )
     rate_per_minute: float = Field(default=60, ge=0, description="Default rate per key (0: unlimited).")
     cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed (CORS).")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR blocks of reverse proxies whose X-Forwarded-For is believed (the "
+        "client address that anonymous rate limits are keyed by); empty: the header is ignored.",
+    )
+    metrics_key_hash: str | None = Field(
+        default=None,
+        description="SHA-256 hex of a bearer token `/metrics` requires (admin keys work too); null: open.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
+
+    @field_validator("metrics_key_hash")
+    @classmethod
+    def _check_metrics_hash(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if not _HEX64.fullmatch(value):
+            raise ValueError("must be the SHA-256 hex digest of the token (64 hex characters)")
+        return value
 
     @model_validator(mode="after")
     def _unique(self) -> SecuritySettings:
@@ -113,6 +142,13 @@ class Principal:
     scopes: tuple[str, ...]
     anonymous: bool
     rate_per_minute: float | None = None
+    #: The client address (behind trusted proxies: the forwarded one); anonymous callers are told apart by it.
+    client: str = ""
+
+    @property
+    def owner(self) -> str:
+        """Who this caller is for rate limits and for owning answers: the key name, or anonymous@address."""
+        return f"{ANONYMOUS}@{self.client or 'unknown'}" if self.anonymous else self.name
 
 
 def _presented_key(authorization: str | None, x_api_key: str | None) -> str | None:

@@ -26,6 +26,12 @@ class ApiSettings(BaseModel):
     embed_batch: int = Field(
         default=64, ge=1, description="Texts of concurrent requests embedded in one forward pass, at most."
     )
+    public_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Source prefix -> public URL prefix shown to non-admin callers instead of the ingest "
+        'machine\'s paths, e.g. {"file:///srv/shared/moh/": "https://intranet.moh.example/docs/"}; '
+        "unmapped local files show their path relative to the ingest root.",
+    )
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: ApiLimits = Field(default_factory=ApiLimits)
     audit: AuditSettings = Field(default_factory=AuditSettings)
