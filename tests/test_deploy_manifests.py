@@ -39,9 +39,9 @@ def _resource_files() -> list[Path]:
     files = []
     for path in sorted(K8S.rglob("*.yaml")):
         docs = _documents(path)
-        if docs and all(isinstance(d, dict) and "apiVersion" in d and "kind" in d for d in docs):
-            if docs[0]["kind"] != "Kustomization":
-                files.append(path)
+        objects = docs and all(isinstance(d, dict) and "apiVersion" in d and "kind" in d for d in docs)
+        if objects and docs[0]["kind"] != "Kustomization":
+            files.append(path)
     return files
 
 
@@ -84,8 +84,9 @@ def _apply_json6902(doc: Doc, ops: list[Doc]) -> Doc:
             node = node[int(part)] if isinstance(node, list) else node[part]
         key: Any = int(last) if isinstance(node, list) and last != "-" else last
         if op["op"] == "replace":
-            node[key]  # noqa: B018 - replace needs an existing target (KeyError/IndexError otherwise)
-            node[key] = op["value"]
+            if isinstance(node, dict) and key not in node:
+                raise AssertionError(f"replace of a missing path {op['path']}")
+            node[key] = op["value"]  # a list index out of range raises IndexError
         elif op["op"] == "add":
             if isinstance(node, list):
                 node.append(op["value"]) if key == "-" else node.insert(key, op["value"])
@@ -105,7 +106,7 @@ def _render(overlay: Path) -> list[Doc]:
     objects = _base_objects()
     for patch in kust.get("patches", []):
         target = patch["target"]
-        ops = _documents(overlay / patch["path"])[0]
+        ops: list[Doc] = yaml.safe_load((overlay / patch["path"]).read_text(encoding="utf-8"))
         matches = [
             i
             for i, o in enumerate(objects)
@@ -150,16 +151,16 @@ def _flag(tokens: list[str], flag: str) -> str:
 # --- schema validation -------------------------------------------------------------------------------------
 
 
+_RESOURCES = [(path, doc) for path in _resource_files() for doc in _documents(path)]
 RESOURCE_DOCS = [
     pytest.param(doc, id=f"{path.relative_to(K8S)}:{doc['kind']}/{doc['metadata']['name']}")
-    for path in _resource_files()
-    for doc in _documents(path)
+    for path, doc in _RESOURCES
 ]
 
 
 def test_manifests_are_found() -> None:
     """The parametrized validation below runs over every object (a glob that found nothing would pass)."""
-    kinds = {p.values[0]["kind"] for p in RESOURCE_DOCS}
+    kinds = {doc["kind"] for _, doc in _RESOURCES}
     assert {"StatefulSet", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress"} <= kinds
     assert {"CronJob", "RayJob", "Secret", "PersistentVolumeClaim", "Service", "ConfigMap"} <= kinds
 
@@ -237,9 +238,10 @@ def test_qdrant_is_a_three_node_cluster_with_volumes_key_and_tls() -> None:
     }
     assert config["tls"]["cert"].startswith(mounts["tls"])
     script = container["args"][0]
-    assert "--bootstrap" in script and "https://qdrant-0.qdrant-headless:6335" in script
+    assert '--bootstrap "https://qdrant-0.qdrant-headless:6335"' in script
     anti = sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
-    assert anti["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"] == "kubernetes.io/hostname"
+    rule = anti["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert rule["topologyKey"] == "kubernetes.io/hostname"
 
 
 def test_vllm_serves_sealion_tp2_with_key_offline_model_and_health_readiness() -> None:
@@ -412,7 +414,7 @@ def test_rayjob_matches_kuberay_fields_and_pod_schema() -> None:
         _validate(pod_template)
     for group in cluster["workerGroupSpecs"]:
         assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"], group["groupName"]
-    gpu = [g for g in cluster["workerGroupSpecs"] if g["groupName"] == "embedders"][0]
+    gpu = next(g for g in cluster["workerGroupSpecs"] if g["groupName"] == "embedders")
     assert gpu["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert rayjob["spec"]["entrypoint"].startswith("govrag ingest ")
     assert "--executor ray" in rayjob["spec"]["entrypoint"]
@@ -451,7 +453,9 @@ def test_compose_images_are_pinned() -> None:
         image = service.get("image")
         assert image, f"{name}: no image (a built service still needs a pinned tag)"
         _, _, tag = image.rpartition(":")
-        assert tag and "/" not in tag and tag != "latest", f"{name}: image {image!r} is not pinned"
+        assert tag, f"{name}: image {image!r} has no tag"
+        assert "/" not in tag, f"{name}: image {image!r} has no tag"
+        assert tag != "latest", f"{name}: image {image!r} floats on latest"
 
 
 def test_compose_volumes_and_secrets_are_declared() -> None:
@@ -503,7 +507,8 @@ def test_compose_fixes_the_single_gpu_host_defects() -> None:
     assert "--tensor-parallel-size 1" in command
     assert '--api-key "$$(cat /run/secrets/vllm_api_key)"' in command
     model_volume = vllm["volumes"][0]
-    assert model_volume["target"] == "/models" and model_volume["read_only"] is True
+    assert model_volume["target"] == "/models"
+    assert model_volume["read_only"] is True
     assert vllm["environment"]["HF_HUB_OFFLINE"] == "1"
     devices = vllm["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["count"] == 1
