@@ -295,8 +295,20 @@ def test_api_probes_hit_routes_the_app_serves() -> None:
     assert hpa["spec"]["scaleTargetRef"]["name"] == "govrag-api"
     assert hpa["spec"]["minReplicas"] >= 2
     ingress = _find(objects, "Ingress", "govrag-api")
-    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert _find(objects, "Service", backend["name"])
+    exposed = ingress["spec"]["rules"][0]["http"]["paths"]
+    for entry in exposed:
+        assert _find(objects, "Service", entry["backend"]["service"]["name"])
+        prefix = entry["path"]
+        assert any(p == prefix or (p or "").startswith(prefix + "/") for p in paths), f"no route for {prefix}"
+
+    def public(path: str) -> bool:
+        return any(
+            path == e["path"] or (e["pathType"] == "Prefix" and path.startswith(e["path"].rstrip("/") + "/"))
+            for e in exposed
+        )
+
+    assert public("/v1/query")
+    assert not any(public(p) for p in ("/metrics", "/healthz", "/readyz")), "ops endpoints are public"
     assert _find(objects, "PodDisruptionBudget", "govrag-api")["spec"]["minAvailable"] == 1
 
 
@@ -309,7 +321,7 @@ def test_every_govrag_variable_is_a_real_setting() -> None:
     documented = _env_names((ROOT / "docs" / "configuration.md").read_text(encoding="utf-8"))
     documented.add("GOVRAG_CONFIG")
     used: set[str] = set()
-    for path in [*K8S.rglob("*.yaml"), COMPOSE]:
+    for path in [*K8S.rglob("*.yaml"), COMPOSE, COMPOSE.parent / "govrag.env.example"]:
         text = "\n".join(line.split("#", 1)[0] for line in path.read_text(encoding="utf-8").splitlines())
         used |= _env_names(text)
     # The compose file's own interpolation variables are not govrag settings.
