@@ -132,7 +132,9 @@ class ExtractiveAnswerer:
         run.timings["extractive_overlap"] = round(ext.overlap, 4)
         run.timings["extractive_cross_language"] = float(ext.cross_language)
         run.timings["extractive_hit_score"] = round(sources[0].score, 4)
-        run.timings["extractive_hit_margin"] = round(sources[0].score - (sources[1].score if len(sources) > 1 else 0.0), 4)
+        run.timings["extractive_hit_margin"] = round(
+            sources[0].score - (sources[1].score if len(sources) > 1 else 0.0), 4
+        )
         run.generator = EXTRACTIVE
         if ext.refused:
             run.verified = VerifiedAnswer("")
