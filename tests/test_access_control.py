@@ -323,7 +323,10 @@ def test_personal_data_never_reaches_logs_or_audit(
                 },
             )
     assert a["generator"] == "extractive"  # the generator failed ...
-    assert "70 dollars" in a["answer"], a["answer"]  # the passport guide or the fees table says so
+    # The passport guide or the fees table says so; the calibrated extractive refusal (issue 11) may also
+    # decline a question this padded with personal data: either way no personal data comes back.
+    assert "70 dollars" in a["answer"] or a["refused"], a["answer"]
+    assert all(value not in a["answer"] for value in PII.values())
     assert {c["doc_id"] for c in a["citations"]} <= {PASSPORT_EN, FEES_XLSX}
     logged = json_log.getvalue()
     assert "generator failed" in logged  # ... and that was logged, with the server's echo redacted

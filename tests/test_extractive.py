@@ -10,7 +10,7 @@ import pytest
 from test_citations import COLLECT, FEE
 
 from indices.schema import ChunkRecord, Hit
-from rag.extractive import CROSS_LANGUAGE_NOTE, ExtractiveSettings, SentenceExtractor
+from rag.extractive import CROSS_LANGUAGE_NOTE, ExtractiveSettings, SentenceExtractor, question_parts
 
 TAX_TH = "ผู้มีเงินได้ต้องยื่นแบบแสดงรายการภาษีภายในวันที่ 31 มีนาคม ยื่นทางออนไลน์ได้ถึงวันที่ 8 เมษายน"
 
@@ -91,3 +91,21 @@ def test_question_without_a_source_in_its_language_gets_quotes_under_a_note(embe
     assert CROSS_LANGUAGE_NOTE["en"] not in same.text
     unrelated = ext.answer("ทีมฟุตบอลใดชนะลีกในปี 1998", _hits(FEE, COLLECT, score=1.0), language="th")
     assert unrelated.refused
+
+
+def test_multi_part_question_answers_every_part(embedder: Any) -> None:
+    """ "How much ... and how long ...": the fee and the waiting time, not only the fee."""
+    assert question_parts("How much is the renewal fee and how long does it take?") == [
+        "How much is the renewal fee",
+        "how long does it take",
+    ]
+    assert question_parts("What are the rights and duties of a citizen?") == [
+        "What are the rights and duties of a citizen?"
+    ]
+    out = SentenceExtractor(ExtractiveSettings(), embedder).answer(
+        "How much is the passport renewal fee and when is the new passport ready?",
+        _hits(FEE, COLLECT),
+    )
+    assert not out.refused
+    assert "The renewal fee is 70 dollars, paid by card when you submit the application. [1]" in out.parts
+    assert "Your new passport is ready for collection within 10 working days. [2]" in out.parts
