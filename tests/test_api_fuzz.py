@@ -23,7 +23,7 @@ from schemathesis.generation import GenerationMode
 
 pytest_plugins = ["api_fixtures"]
 
-EXAMPLES = 12  # per operation, key and mode
+EXAMPLES = 30  # per operation, key and mode
 #: What a response must satisfy. `positive_data_acceptance` is left out on purpose: the API is stricter than
 #: JSON Schema can say (`"top_k": 1.0` is an integer to JSON Schema, refused by strict types; a question of
 #: zero-width spaces is refused as blank), and those refusals are the point (tests/test_api_hardening.py).
