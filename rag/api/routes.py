@@ -157,6 +157,15 @@ def _shown_sources(data: dict[str, Any], show: Any) -> dict[str, Any]:
     return {**data, "sources": shown}
 
 
+#: One Server-Sent Event of a streamed answer, as OpenAPI describes it (`data` is a JSON text).
+_SSE_EVENT = {
+    "type": "object",
+    "description": "Events in order: `sources`, `token`..., then `done` (the full answer) or `error`.",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+    "required": ["event", "data"],
+}
+
+
 def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
@@ -166,7 +175,7 @@ def _sse(event: str, data: Any) -> bytes:
     response_model=QueryResponse,
     tags=["query"],
     responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: {"content": {"text/event-stream": {"schema": _SSE_EVENT}}},
         **errors(400, 401, 403, 413, 422, 429, 503),
     },
 )
