@@ -350,7 +350,7 @@ async def _http_run(
                     continue
                 results[i] = data = r.json()
                 for key, value in data.get("timings", {}).items():
-                    run.parts.setdefault(key, []).append(float(value))
+                    run.parts.setdefault(key.removesuffix("_ms"), []).append(float(value))
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -50,7 +50,8 @@ class AnswerRun:
     deadline: float | None = None
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds, keys ending in `_ms`
+    scores: dict[str, float] = field(default_factory=dict)  # the decision's features (no unit)
     verified: VerifiedAnswer | None = None
     generator: str = EXTRACTIVE
     down: str | None = None  # failure kind that rules the generator out for the rest of this answer
@@ -127,12 +128,12 @@ class ExtractiveAnswerer:
         ext = await anyio.to_thread.run_sync(
             lambda: self.extractor.answer(question, sources, query_vector, language=language)
         )
-        run.timings["extractive_best_score"] = round(ext.best_score, 4)
-        run.timings["extractive_cosine"] = round(ext.cosine, 4)
-        run.timings["extractive_overlap"] = round(ext.overlap, 4)
-        run.timings["extractive_cross_language"] = float(ext.cross_language)
-        run.timings["extractive_hit_score"] = round(sources[0].score, 4)
-        run.timings["extractive_hit_margin"] = round(
+        run.scores["extractive_best_score"] = round(ext.best_score, 4)
+        run.scores["extractive_cosine"] = round(ext.cosine, 4)
+        run.scores["extractive_overlap"] = round(ext.overlap, 4)
+        run.scores["extractive_cross_language"] = float(ext.cross_language)
+        run.scores["extractive_hit_score"] = round(sources[0].score, 4)
+        run.scores["extractive_hit_margin"] = round(
             sources[0].score - (sources[1].score if len(sources) > 1 else 0.0), 4
         )
         run.generator = EXTRACTIVE

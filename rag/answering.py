@@ -87,7 +87,11 @@ class Answer:
     refused: bool
     generator: str
     sources: list[Hit]
+    #: Wall time of each stage in milliseconds (every key ends in `_ms`).
     timings: dict[str, float] = field(default_factory=dict)
+    #: What the answer's decision rested on (extractive: best sentence score, cosine, overlap, hit score and
+    #: margin; unitless), for evaluation and support; not timings.
+    scores: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     generator_errors: list[str] = field(default_factory=list)  # kinds of generator failures (for metrics)
 
@@ -144,6 +148,7 @@ class AnswerService:
         answer = self._finish(query_id, q, standalone, language, run, sources)
         timings["total_ms"] = (time.perf_counter() - t_start) * 1000
         answer.timings = {**timings, **answer.timings}
+        answer.scores = dict(run.scores)
         answer.generator_errors = run.errors
         yield "done", {"answer": answer}
 

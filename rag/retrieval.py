@@ -60,7 +60,7 @@ class Retriever:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         language = self.detector.detect(question)
-        timings["detect"] = (time.perf_counter() - t0) * 1000
+        timings["detect_ms"] = (time.perf_counter() - t0) * 1000
         dense = None
         sparse = None
         qvec: np.ndarray | None = None
@@ -68,7 +68,7 @@ class Retriever:
             t0 = time.perf_counter()
             qvec = self.embedder.embed_queries([question])[0]
             dense = qvec.tolist()
-            timings["embed"] = (time.perf_counter() - t0) * 1000
+            timings["embed_ms"] = (time.perf_counter() - t0) * 1000
         if mode in (SearchMode.HYBRID, SearchMode.BM25):
             sparse = self.sparse.encode_query(question)
         # with a reranker the index returns its candidates (still filtered inside the index) and the
@@ -86,7 +86,7 @@ class Retriever:
                 prefetch=max(self.prefetch, limit * 3),
             )
         )
-        timings["search"] = (time.perf_counter() - t0) * 1000
+        timings["search_ms"] = (time.perf_counter() - t0) * 1000
         if self.reranker is not None and hits:
-            hits, timings["rerank"] = self.reranker.rerank(question, hits, k)
+            hits, timings["rerank_ms"] = self.reranker.rerank(question, hits, k)
         return RetrievalResult(hits=hits, language=language, timings_ms=timings, query_vector=qvec)

@@ -110,6 +110,10 @@ def test_english_question_is_answered_from_the_passport_guide(
     _assert_quotes_are_sentences(a, sample_index)
     assert a["warnings"] == []
     assert a["timings"]["total_ms"] > 0
+    # Timings are milliseconds only (every key says so); the extractive decision's features are scores.
+    assert all(key.endswith("_ms") for key in a["timings"]), sorted(a["timings"])
+    assert {"retrieve_embed_ms", "retrieve_search_ms", "generate_ms"} <= set(a["timings"])
+    assert 0 < a["scores"]["extractive_cosine"] <= 1
 
 
 def test_thai_question_is_answered_in_thai_from_the_thai_document(

@@ -119,6 +119,7 @@ def query_response(answer: Answer, show: Any = None) -> QueryResponse:
         refused=answer.refused,
         generator=answer.generator,
         timings={k: round(v, 2) for k, v in answer.timings.items()},
+        scores=answer.scores,
         warnings=answer.warnings,
     )
 

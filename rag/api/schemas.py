@@ -102,7 +102,13 @@ class QueryResponse(BaseModel):
     grounded: bool
     refused: bool
     generator: str
-    timings: dict[str, float]
+    timings: dict[str, float] = Field(
+        description="Wall time of each stage, in milliseconds (keys end in `_ms`)."
+    )
+    scores: dict[str, float] = Field(
+        default_factory=dict,
+        description="What the decision rested on (extractive: sentence and retrieval scores; no unit).",
+    )
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -128,7 +134,9 @@ class SearchResponse(BaseModel):
     query: str
     language: str
     hits: list[SearchHitOut]
-    timings: dict[str, float]
+    timings: dict[str, float] = Field(
+        description="Wall time of each stage, in milliseconds (keys end in `_ms`)."
+    )
 
 
 class FeedbackRequest(BaseModel):
