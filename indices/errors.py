@@ -29,3 +29,7 @@ class IndexUnavailableError(IndexError_):
 
 class IndexFullError(IndexError_):
     """Too little free space on the disk of the embedded index for the next write (nothing was written)."""
+
+
+class IndexLayoutError(IndexError_):
+    """A server collection's shards, replication or storage differ from the settings."""

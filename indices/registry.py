@@ -61,6 +61,15 @@ class IndexSettings(BaseModel):
         default=1, ge=1, description="replication_factor when the collection is created."
     )
     write_consistency: int = Field(default=1, ge=1, description="write_consistency_factor on creation.")
+    on_disk_payload: bool = Field(
+        default=True,
+        description="Server: keep payloads (chunk text) on disk, not in RAM; payload indexes stay in RAM.",
+    )
+    vectors_on_disk: bool = Field(
+        default=False,
+        description="Server: keep the original dense vectors on disk (with int8 quantization only the "
+        "quantized copy stays in RAM: ~1.9 KB less per 384-d chunk, see docs/capacity.md).",
+    )
     # --- vectors and search
     hnsw_m: int = Field(default=16, ge=4, description="HNSW graph degree.")
     hnsw_ef_construct: int = Field(default=100, ge=8, description="HNSW build-time candidate list size.")

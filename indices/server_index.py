@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from indices import index_base as base
-from indices.errors import IndexCorruptError, IndexNotFoundError, IndexUnavailableError
+from indices.errors import IndexCorruptError, IndexLayoutError, IndexNotFoundError, IndexUnavailableError
 from indices.filters import FilterSpec, payload_index_plan, to_client_filter
 from indices.index_base import BM25, DENSE, QdrantIndexBase, RawHit, check_identity, identity_from_dict
 from indices.index_check import ScannedPoint
@@ -119,6 +119,7 @@ class ServerIndex(QdrantIndexBase):
                 cls._create(client, settings, identity)
             else:
                 cls._check(client, name, identity, label)
+                check_layout(client.get_collection(name).config.params, settings, label)
             index = cls(client, name, identity, settings, where)
             cls._ensure_payload_indexes(client, name, index._local)
         return index
@@ -129,7 +130,11 @@ class ServerIndex(QdrantIndexBase):
 
         client.create_collection(
             settings.collection,
-            vectors_config={DENSE: models.VectorParams(size=identity.dim, distance=models.Distance.COSINE)},
+            vectors_config={
+                DENSE: models.VectorParams(
+                    size=identity.dim, distance=models.Distance.COSINE, on_disk=settings.vectors_on_disk
+                )
+            },
             sparse_vectors_config={BM25: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             hnsw_config=models.HnswConfigDiff(**base.hnsw_options(settings)),
             quantization_config=(
@@ -144,6 +149,7 @@ class ServerIndex(QdrantIndexBase):
             shard_number=settings.shards,
             replication_factor=settings.replication,
             write_consistency_factor=settings.write_consistency,
+            on_disk_payload=settings.on_disk_payload,
             metadata={META_KEY: {"format": FORMAT_VERSION, "embedder": identity.as_dict()}},
         )
         logger.info("created collection %s (dim %d)", settings.collection, identity.dim)
@@ -368,3 +374,32 @@ class ServerIndex(QdrantIndexBase):
                 with_payload=base.payload_fields(fields),
             )
         return base.raw_hits(res.points)
+
+
+def check_layout(params: Any, settings: IndexSettings, label: str) -> None:
+    """Refuse an existing collection whose cluster layout differs from the settings, saying how to fix it.
+
+    Shards are fixed at creation; replication and write consistency can be changed on a live collection;
+    payload/vector storage changes need a new collection. Values the server does not report (local mode
+    reports none) are not compared.
+    """
+    problems: list[str] = []
+
+    def compare(name: str, stored: Any, wanted: Any, fix: str) -> None:
+        if stored is not None and stored != wanted:
+            problems.append(f"{name} is {stored} there but {wanted} in the settings ({fix})")
+
+    recreate = "set it to match, or ingest into a new index.collection"
+    compare("shard_number", params.shard_number, settings.shards, f"fixed at creation: {recreate}")
+    live = "set it to match, or change it on the live collection with Qdrant's update_collection"
+    compare("replication_factor", params.replication_factor, settings.replication, live)
+    compare("write_consistency_factor", params.write_consistency_factor, settings.write_consistency, live)
+    compare("on_disk_payload", params.on_disk_payload, settings.on_disk_payload, recreate)
+    vectors = params.vectors
+    dense = vectors.get(DENSE) if isinstance(vectors, dict) else None
+    if dense is not None:
+        compare("dense vectors on_disk", bool(dense.on_disk), settings.vectors_on_disk, recreate)
+    if problems:
+        raise IndexLayoutError(
+            f"{label} does not have the layout the settings ask for: " + "; ".join(problems) + "."
+        )

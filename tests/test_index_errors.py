@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from qdrant_client import QdrantClient, models
@@ -285,3 +286,55 @@ def test_server_payload_index_requests() -> None:
     assert doc_date.enable_hnsw is True
     ServerIndex._ensure_payload_indexes(rec := Recorder(), "govrag", local=True)
     assert rec.created == {}
+
+
+def test_server_collection_is_created_with_the_configured_layout() -> None:
+    """Shards, replication, consistency and storage settings reach create_collection (recorded requests:
+    local mode ignores cluster parameters); on-disk vectors are honoured by local mode too."""
+    created: dict[str, Any] = {}
+
+    class Recorder:
+        def create_collection(self, name: str, **kwargs: Any) -> None:
+            created.update(kwargs, name=name)
+
+    settings = IndexSettings(
+        backend="server", collection="c", shards=6, replication=2, write_consistency=2, vectors_on_disk=True
+    )
+    ServerIndex._create(Recorder(), settings, IDENT)
+    assert (created["shard_number"], created["replication_factor"], created["write_consistency_factor"]) == (
+        6,
+        2,
+        2,
+    )
+    assert created["on_disk_payload"] is True
+    assert created["vectors_config"]["dense"].on_disk is True
+
+    client = QdrantClient(":memory:")
+    ServerIndex.attach(
+        client, settings.model_copy(update={"url": ":memory:"}), IDENT, create=True, where="memory"
+    )
+    assert client.get_collection("c").config.params.vectors["dense"].on_disk is True
+
+
+def test_server_collection_with_another_layout_is_refused_with_the_fix() -> None:
+    from indices.errors import IndexLayoutError
+    from indices.server_index import check_layout
+
+    dense = models.VectorParams(size=8, distance=models.Distance.COSINE, on_disk=False)
+    reported = models.CollectionParams(
+        vectors={"dense": dense}, shard_number=3, replication_factor=1, write_consistency_factor=1,
+        on_disk_payload=True,
+    )  # fmt: skip
+    settings = IndexSettings(backend="server", shards=3)
+    check_layout(reported, settings, "Collection 'govrag'")  # matches: no error
+    wanted = settings.model_copy(update={"shards": 6, "replication": 2, "vectors_on_disk": True})
+    with pytest.raises(IndexLayoutError) as err:
+        check_layout(reported, wanted, "Collection 'govrag'")
+    message = str(err.value)
+    assert "shard_number is 3 there but 6 in the settings (fixed at creation" in message
+    assert "replication_factor is 1 there but 2" in message
+    assert "update_collection" in message
+    assert "dense vectors on_disk is False there but True" in message
+    # values a server does not report (local mode) are not compared
+    silent = models.CollectionParams(vectors={"dense": dense}, shard_number=None, replication_factor=None)
+    check_layout(silent, settings.model_copy(update={"shards": 9, "replication": 3}), "local")
