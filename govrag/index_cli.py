@@ -6,6 +6,8 @@
 * `roots`: the source roots the index holds documents of, with their agencies and counts.
 * `forget`: remove the documents of one root (`--root`, e.g. a folder that moved) or one document
   (`--doc`); the only way to hand a document id over to another root or agency.
+* `snapshot` / `restore`: a verified copy of the embedded index and its restore with rollback
+  (`indices.snapshot`); a Qdrant server's own snapshot for the server backend.
 """
 
 from __future__ import annotations
@@ -16,21 +18,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from govrag.cli_common import ConfigOpt, HomeOpt, JsonOpt, console, out
 
 index_app = typer.Typer(
     name="index",
-    help="Check the stored index, list its source roots, forget a root or a document.",
+    help="Check the stored index, list its source roots, forget a root or a document, snapshot and restore.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
-out = Console()
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.")]
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data directory.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
 def _open(settings: Any, *, verify: bool) -> Any:
@@ -146,3 +143,83 @@ def forget(
     verb = "would remove" if dry_run else "removed"
     console.print(f"{verb} {len(doomed)} documents", markup=False)
     raise typer.Exit(0 if doomed else 1)
+
+
+@index_app.command("snapshot")
+def snapshot(
+    dest: Annotated[
+        Path, typer.Argument(help="Folder to write the snapshot into (a new subfolder is made).")
+    ],
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """A consistent, verified copy of the index (stop `govrag serve` first: the embedded index is locked
+    by the process using it). With a Qdrant server: the server's own collection snapshot."""
+    from indices.errors import IndexError_
+    from indices.snapshot import snapshot_embedded
+
+    settings = _settings(config, home)
+    index = _open(settings, verify=True)
+    try:
+        if settings.index.backend == "embedded":
+            made = snapshot_embedded(index, dest)
+            result: dict[str, Any] = {"snapshot": str(made), **read_manifest_quiet(made)}
+        else:
+            result = {"snapshot": index.create_snapshot(), "collection": settings.index.collection}
+    except IndexError_ as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    finally:
+        index.close()
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        console.print(f"snapshot written: {result['snapshot']}", markup=False)
+
+
+def read_manifest_quiet(folder: Path) -> dict[str, Any]:
+    from indices.snapshot import read_manifest
+
+    return {k: v for k, v in read_manifest(folder).items() if k in ("points", "documents", "created")}
+
+
+@index_app.command("restore")
+def restore(
+    source: Annotated[Path, typer.Argument(help="A folder made by `govrag index snapshot`.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Replace the embedded index with a snapshot; the current index is put back if the snapshot fails
+    its check. (For a Qdrant server, recover the collection with the server's snapshot API.)"""
+    from indices.embedder import EmbedderError
+    from indices.errors import IndexError_
+    from indices.snapshot import read_manifest, restore_embedded
+    from ingest.lazy_embedder import open_embedder
+
+    settings = _settings(config, home)
+    if settings.index.backend != "embedded":
+        console.print(
+            "[red]error:[/red] with a Qdrant server, restore through the server: "
+            "PUT /collections/<name>/snapshots/recover (see deploy/README.md)"
+        )
+        raise typer.Exit(2)
+    try:
+        manifest = read_manifest(source)
+        if not yes and not typer.confirm(
+            f"Replace the index with the snapshot of {manifest.get('created')} "
+            f"({manifest.get('documents')} documents, {manifest.get('points')} chunks)?"
+        ):
+            console.print("cancelled; nothing changed")
+            raise typer.Exit(1)
+        identity = open_embedder(settings.embedder, settings.models_dir).identity
+        folder = settings.index.embedded_folder(settings.home)
+        restore_embedded(source, folder, identity, settings.index)
+    except (IndexError_, EmbedderError) as exc:
+        console.print(f"[red]error:[/red] {exc}; the index was not changed", markup=False)
+        raise typer.Exit(1) from exc
+    console.print(
+        f"restored {manifest.get('documents')} documents ({manifest.get('points')} chunks) from {source}",
+        markup=False,
+    )

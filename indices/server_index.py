@@ -202,6 +202,15 @@ class ServerIndex(QdrantIndexBase):
             name, metadata={META_KEY: {"format": FORMAT_VERSION, "embedder": identity.as_dict()}}
         )
 
+    def create_snapshot(self) -> str:
+        """Ask the server for a snapshot of the collection (on every node that holds a shard of it); returns
+        the snapshot's name, to be recovered with Qdrant's `recover_snapshot`."""
+        with _guard(self.where):
+            made = self._client.create_snapshot(collection_name=self.collection, wait=True)
+        if made is None:
+            raise IndexUnavailableError(f"{self.where} made no snapshot of {self.collection!r}")
+        return str(made.name)
+
     def optimize(self) -> None:
         """Wait until the server's background optimizer has indexed the collection (status green)."""
         deadline = time.monotonic() + self._optimize_timeout_s
