@@ -56,6 +56,8 @@ class AnswerRun:
     generator: str = EXTRACTIVE
     down: str | None = None  # failure kind that rules the generator out for the rest of this answer
     messages: list[ChatMessage] = field(default_factory=list)
+    # Retrieval returned fewer sources than asked: a filter or a small corpus left nothing more to find.
+    exhausted: bool = False
 
 
 @runtime_checkable
@@ -126,7 +128,9 @@ class ExtractiveAnswerer:
         if not sources:
             return
         ext = await anyio.to_thread.run_sync(
-            lambda: self.extractor.answer(question, sources, query_vector, language=language)
+            lambda: self.extractor.answer(
+                question, sources, query_vector, language=language, exhausted=run.exhausted
+            )
         )
         run.scores["extractive_best_score"] = round(ext.best_score, 4)
         run.scores["extractive_cosine"] = round(ext.cosine, 4)

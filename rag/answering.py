@@ -133,6 +133,7 @@ class AnswerService:
             lambda: self.retriever.search(standalone, k=k, flt=q.search_filter())
         )
         language = self.retriever.detector.detect(q.text) if q.history else retrieved.language
+        run.exhausted = len(retrieved.hits) < k
         timings = {f"retrieve_{k2}": v for k2, v in retrieved.timings_ms.items()}
         # The model sees no history: it answers the standalone form (the follow-up with its context resolved).
         sources = self.answerer.prepare(standalone, language, retrieved.hits, run)

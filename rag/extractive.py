@@ -22,6 +22,15 @@ are refused; cosine + overlap alone (the former rule's features) reached 49% and
 e5-small: see docs/eval-results.md for the measured trade-off. With `index.fusion="rrf"` the hit score is
 ~0.03 and the rule degrades to cosine + overlap: recalibrate `hit_weight` / `refuse_below` for it.
 
+Small pools: the hit score is a z-score over the candidate pool, and the rule was fitted on pools of up
+to a hundred chunks (50 per signal). When a filter (an agency's widget) or a small corpus leaves fewer
+sources than the answer asked for, and fewer than `small_pool`, the z-score is bounded by the pool's size
+and is not comparable, so the hit term takes a neutral value instead, evidence neither way: midway
+between the median top-hit scores of answerable and unanswerable questions in the calibration sample
+(same language 5.0 and 2.5, cross language 2.1 and 1.6). Before this, "How much does it cost to renew a
+passport?" in an agency widget whose filter leaves two documents was refused (hit 1.2) although its best
+sentence states the fee.
+
 Multi-part questions ("How much ... and when ...?", `question_parts`): each part's best sentence
 (cosine with the part + overlap) is added when it scores within `part_margin` of the best sentence.
 
@@ -83,6 +92,26 @@ class ExtractiveSettings(BaseModel):
         ge=0,
         le=1,
         description="Cross-language weight of the top source's retrieval score (fitted for zscore fusion).",
+    )
+    small_pool: int = Field(
+        default=5,
+        ge=1,
+        description="When retrieval finds fewer sources than asked and fewer than this (a narrow filter, a "
+        "small corpus), the top source's z-score is not comparable: small_pool_hit_score stands in.",
+    )
+    small_pool_hit_score: float = Field(
+        default=3.75,
+        ge=0,
+        le=10,
+        description="The neutral hit score used for a small pool, same language (see small_pool): midway "
+        "between the calibration sample's answerable (5.0) and unanswerable (2.5) medians.",
+    )
+    small_pool_cross_hit_score: float = Field(
+        default=1.9,
+        ge=0,
+        le=10,
+        description="The neutral hit score used for a small pool, cross language: midway between the "
+        "calibration sample's answerable (2.1) and unanswerable (1.6) medians.",
     )
     part_margin: float = Field(
         default=0.06,
@@ -214,8 +243,12 @@ class SentenceExtractor:
         query_vector: np.ndarray | None = None,
         *,
         language: str | None = None,
+        exhausted: bool = False,
     ) -> ExtractiveAnswer:
-        """Pick sentences from `hits` (numbered from 1 in the given order) that answer `question`."""
+        """Pick sentences from `hits` (numbered from 1 in the given order) that answer `question`.
+
+        `exhausted`: retrieval found fewer sources than asked (see "Small pools" in the module doc).
+        """
         cands = self._candidates(question, hits)
         if not cands:
             return ExtractiveAnswer([], True, 0.0)
@@ -229,11 +262,15 @@ class SentenceExtractor:
         # Sentences are ranked by meaning; whether to answer at all also weighs the words they share.
         overlap = cands[int(order[0])].overlap
         st = self.settings
+        hit = hits[0].score
+        small = exhausted and len(hits) < st.small_pool  # a z-score over a handful of candidates says little
         if cross:  # no shared wording to weigh across languages: meaning and retrieval confidence decide
-            best = top + st.cross_hit_weight * hits[0].score
+            hit = st.small_pool_cross_hit_score if small else hit
+            best = top + st.cross_hit_weight * hit
             refused = best < st.refuse_below_cross
         else:
-            best = top + st.lexical_weight * overlap + st.hit_weight * hits[0].score
+            hit = st.small_pool_hit_score if small else hit
+            best = top + st.lexical_weight * overlap + st.hit_weight * hit
             refused = best < st.refuse_below
         if refused:
             return ExtractiveAnswer([], True, best, top, overlap, cross)

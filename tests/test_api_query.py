@@ -167,6 +167,27 @@ def test_filters_restrict_the_sources_of_an_answer(client: httpx.Client) -> None
     assert all(c["doc_id"].startswith("welfare/") for c in b["citations"])
 
 
+def test_agency_widget_filter_leaving_few_sources_still_answers(client: httpx.Client) -> None:
+    """An agency's widget filters to its own documents; two passport guides remain. The fee sentence must
+    be quoted, not refused (the top source's z-score over two candidates is ~0 and once decided it)."""
+    a = _ask(client, PASSPORT_Q, filters={"agency": FOLDER_AGENCIES["immigration"]})
+    assert a["refused"] is False, a["answer"]
+    assert "The renewal fee is 70 dollars" in a["answer"]
+    assert {c["doc_id"] for c in a["citations"]} <= {PASSPORT_EN, PASSPORT_ZH}
+
+
+@pytest.mark.parametrize(
+    "question", ["What is the capital of France?", "How far is Mars from Earth in kilometres?"]
+)
+def test_agency_widget_filter_still_refuses_what_its_documents_do_not_say(
+    client: httpx.Client, question: str
+) -> None:
+    """The small-pool hit score is neutral, not a pass: an off-topic question in that widget is refused."""
+    a = _ask(client, question, filters={"agency": FOLDER_AGENCIES["immigration"]})
+    assert a["refused"] is True, a["answer"]
+    assert a["citations"] == []
+
+
 # ---- streaming ---------------------------------------------------------------------------------------------
 
 
