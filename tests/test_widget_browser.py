@@ -709,11 +709,11 @@ def test_citation_opens_source_panel_with_quote_page_language_and_safe_link(
     expect(panel.locator(".stitle")).to_have_text(PASSPORT_TITLE)
     expect(panel.locator("dd")).to_have_text([f"{PASSPORT_TITLE} \u203a Documents and fee", "English (en)"])
     expect(panel.locator("blockquote")).to_have_text(EN_FEE)
-    # A file on the server is named, not linked: only http(s) sources become links.
+    # A file on the server is named, not linked: only http(s) sources become links. An anonymous visitor
+    # sees its path under the ingested folder, never the server's own path (a file:// URI).
     expect(panel.locator("a")).to_have_count(0)
-    expect(panel.locator(".path")).to_have_text(
-        re.compile(r"^file:///.+/immigration/passport-renewal\.en\.md$")
-    )
+    expect(panel.locator(".path")).to_have_text("passport-renewal.en.md")
+    expect(panel).not_to_contain_text("file:")
     shot(page, "03-source-panel")
     panel.get_by_role("button", name="Close").click()
     expect(panel).to_be_hidden()
