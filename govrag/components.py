@@ -173,7 +173,13 @@ def open_query_stack(
         retriever = make_retriever(settings, comps, embedder)
         a = settings.answer
         answerer = build_answerer(
-            settings.generator, a.extractive, a.prompt, embedder, max_answer_tokens=a.max_answer_tokens
+            settings.generator,
+            a.extractive,
+            a.prompt,
+            embedder,
+            max_answer_tokens=a.max_answer_tokens,
+            detector=retriever.detector,
+            language=a.language_control,
         )
     except BaseException:
         if owns:

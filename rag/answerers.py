@@ -7,7 +7,9 @@ answer: make a follow-up standalone, choose the sources it shows, and write the 
 - `ExtractiveAnswerer`: quotes source sentences (`rag.extractive`); no model server, nothing to close.
 - `LLMAnswerer`: a `Generator` (SEA-LION on vLLM); its citations are verified against the sources. When the
   generator fails, hangs past `generator.first_token_timeout_s` or runs past `generator.answer_deadline_s`,
-  it says so in a `warning` event and hands the answer to its extractive fallback.
+  it says so in a `warning` event and hands the answer to its extractive fallback. The answer's language
+  is checked before it is shown and the model asked again when it wrote another one
+  (`rag.language_control`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,13 +25,15 @@ import anyio
 import numpy as np
 
 from indices.embedder import Embedder
+from indices.language import LanguageDetector
 from indices.schema import Hit
 from rag.citations import VerifiedAnswer, verify
 from rag.extractive import ExtractiveSettings, SentenceExtractor
 from rag.generators import EXTRACTIVE, build_generator
 from rag.generators.base import ChatMessage, Generator, GeneratorError, GeneratorUnavailable
 from rag.generators.settings import GeneratorSettings
-from rag.prompting import PromptBuilder, PromptSettings, TokenCounter
+from rag.language_control import LanguageControlSettings, with_language_reminder, wrong_language
+from rag.prompting import PromptBuilder, PromptSettings, TokenCounter, language_name
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +172,8 @@ class LLMAnswerer:
         fallback: ExtractiveAnswerer,
         *,
         max_answer_tokens: int,
+        detector: LanguageDetector | None = None,
+        language: LanguageControlSettings | None = None,
     ) -> None:
         self.generator = generator
         self.name = generator.name
@@ -174,6 +181,8 @@ class LLMAnswerer:
         self.embedder = embedder
         self.fallback = fallback
         self.max_answer_tokens = max_answer_tokens
+        self.detector = detector
+        self.language = language or LanguageControlSettings()
 
     def _deadline(self, run: AnswerRun) -> float:
         if run.deadline is None:
@@ -222,13 +231,13 @@ class LLMAnswerer:
             return
         kind = run.down
         if kind is None:
-            text = ""
             try:
-                async for delta in self.generator.stream(
-                    run.messages, max_tokens=self.max_answer_tokens, deadline=self._deadline(run)
-                ):
-                    text += delta
-                    yield "delta", {"text": delta}
+                text = ""
+                async for event in self._generate(language, run):
+                    if event[0] == "text":
+                        text = event[1]["text"]
+                    else:
+                        yield event
                 encode = self.embedder.embed_passages
                 run.verified = await anyio.to_thread.run_sync(lambda: verify(text, sources, encode))
                 run.generator = self.name
@@ -241,6 +250,53 @@ class LLMAnswerer:
         yield "warning", {"message": message, "kind": kind}
         async for event in self.fallback.answer(question, language, sources, query_vector, run):
             yield event
+
+    async def _generate(self, language: str, run: AnswerRun) -> AsyncIterator[AnswerEvent]:
+        """Stream the model's answer as `delta` events, its language checked first; the whole text comes
+        last as a ("text", ...) event for the caller to verify."""
+        check = self.language.check_chars if self.detector is not None else 0
+        attempts = 1 + (self.language.retries if check else 0)
+        messages = run.messages
+        text = ""
+        for attempt in range(attempts):
+            held = check > 0 and attempt < attempts - 1  # the last attempt streams whatever comes
+            text, other = "", None
+            stream = self.generator.stream(
+                messages, max_tokens=self.max_answer_tokens, deadline=self._deadline(run)
+            )
+            async with aclosing(stream):
+                async for delta in stream:
+                    text += delta
+                    if not held:
+                        yield "delta", {"text": delta}
+                    elif len(text.strip()) >= check:
+                        other = self._other_language(text, language)
+                        if other:
+                            break
+                        held = False
+                        yield "delta", {"text": text}
+            if held and not other:  # a short answer: checked whole
+                other = self._other_language(text, language)
+                if not other and text:
+                    yield "delta", {"text": text}
+            if not other:
+                break
+            logger.info(
+                "answer in %s to a %s question, asking again (attempt %d)", other, language, attempt + 2
+            )
+            run.scores["language_retries"] = attempt + 1
+            messages = with_language_reminder(run.messages, language)
+        if check and (other := self._other_language(text, language)):
+            run.warnings.append(
+                f"the answer is in {language_name(other)}, not in the language of the question "
+                f"({language_name(language)})"
+            )
+        yield "text", {"text": text}
+
+    def _other_language(self, text: str, language: str) -> str | None:
+        if self.detector is None or not text.strip():
+            return None
+        return wrong_language(self.detector, text, language)
 
     async def health(self) -> bool | None:
         """The generator's health check."""
@@ -258,6 +314,8 @@ def build_answerer(
     embedder: Embedder,
     *,
     max_answer_tokens: int,
+    detector: LanguageDetector | None = None,
+    language: LanguageControlSettings | None = None,
 ) -> Answerer:
     """The answerer `generator.backend` names: extractive, or an LLM with the extractive fallback."""
     fallback = ExtractiveAnswerer(extractive, embedder)
@@ -265,4 +323,12 @@ def build_answerer(
     if llm is None:
         return fallback
     prompts = PromptBuilder(prompt, TokenCounter(prompt.tokenizer))
-    return LLMAnswerer(llm, prompts, embedder, fallback, max_answer_tokens=max_answer_tokens)
+    return LLMAnswerer(
+        llm,
+        prompts,
+        embedder,
+        fallback,
+        max_answer_tokens=max_answer_tokens,
+        detector=detector,
+        language=language,
+    )

@@ -26,6 +26,7 @@ from indices.schema import Hit, SearchFilter
 from rag.answerers import Answerer, AnswerRun
 from rag.citations import Citation
 from rag.extractive import ExtractiveSettings
+from rag.language_control import LanguageControlSettings
 from rag.prompting import PromptSettings, refusal
 from rag.retrieval import RetrievalResult, Retriever
 
@@ -43,6 +44,7 @@ class AnswerSettings(BaseModel):
     max_answer_tokens: int = Field(default=768, ge=16, description="Generation limit for an answer.")
     prompt: PromptSettings = Field(default_factory=PromptSettings)
     extractive: ExtractiveSettings = Field(default_factory=ExtractiveSettings)
+    language_control: LanguageControlSettings = Field(default_factory=LanguageControlSettings)
 
 
 @dataclass(slots=True)
