@@ -31,6 +31,7 @@ from rag.api.audit import SqliteAuditLog
 from rag.api.deps import Services
 from rag.api.errors import install_error_handlers
 from rag.api.guard import RequestGuard
+from rag.api.keystore import KeyStore
 from rag.api.metrics import Metrics
 from rag.api.openapi import document_limits
 from rag.api.ratelimit import RateLimiter
@@ -150,13 +151,15 @@ def create_app(
     `embedder`/`sparse` reuse models this process already loaded (tests and benchmarks start several apps);
     by default the app loads its own from the settings.
     """
-    problems = check_production(settings.environment, settings.api.security)
+    keys = KeyStore.in_home(settings.home)  # `govrag keys`; read on each request, so new keys work at once
+    problems = check_production(settings.environment, settings.api.security, keys.count_active())
     if problems and settings.environment == "production":
         raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = _open_services(settings, embedder, sparse)
+        services.keys = keys
         app.state.services = services
         try:
             yield
@@ -167,6 +170,7 @@ def create_app(
                 services.index.close()
             if services.audit is not None:
                 services.audit.close()
+            keys.close()
 
     app = FastAPI(
         title="govrag",
@@ -180,7 +184,7 @@ def create_app(
     document_limits(app, settings.api.limits)
     # Innermost of the middlewares added here (CORS answers preflights before it): keys and body size are
     # checked from the headers, before a byte of the body is read (rag.api.guard).
-    app.add_middleware(RequestGuard, security=settings.api.security, limits=settings.api.limits)
+    app.add_middleware(RequestGuard, security=settings.api.security, limits=settings.api.limits, keys=keys)
     if settings.api.security.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -479,6 +479,9 @@ app.command()(status)
 from govrag.index_cli import index_app  # noqa: E402  (imports nothing heavy either)
 
 app.add_typer(index_app, name="index")
+from govrag.keys_cli import keys_app  # noqa: E402  (imports nothing heavy either)
+
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

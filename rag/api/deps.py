@@ -20,6 +20,7 @@ from rag.answerers import Answerer
 from rag.answering import AnswerService
 from rag.api.audit import AuditLog
 from rag.api.exposure import Network, client_address, parse_networks
+from rag.api.keystore import KeyStore
 from rag.api.metrics import Metrics
 from rag.api.ratelimit import RateLimiter
 from rag.api.security import AuthError, Principal, SecuritySettings, authenticate, hash_key
@@ -66,6 +67,7 @@ class Services:
     metrics: Metrics
     audit: AuditLog | None
     static_dir: Path
+    keys: KeyStore | None = None
     index: VectorIndex | None = None
     retriever: Retriever | None = None
     answers: AnswerService | None = None
@@ -102,7 +104,7 @@ def _authenticate(
     request: Request, services: Services, authorization: str | None, x_api_key: str | None
 ) -> Principal:
     try:
-        principal = authenticate(authorization, x_api_key, services.security)
+        principal = authenticate(authorization, x_api_key, services.security, services.keys)
     except AuthError as exc:
         raise ApiError(exc.status, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"}) from exc
     peer = request.client.host if request.client else None

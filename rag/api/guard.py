@@ -24,6 +24,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.api.deps import ApiLimits
+from rag.api.keystore import KeyStore
 from rag.api.security import AuthError, SecuritySettings, authenticate
 
 _PROTECTED_PREFIX = "/v1/"
@@ -64,10 +65,13 @@ def error_message(
 class RequestGuard:
     """Pure ASGI middleware: auth from headers on protected routes, body-size cap, JSON depth cap."""
 
-    def __init__(self, app: ASGIApp, security: SecuritySettings, limits: ApiLimits) -> None:
+    def __init__(
+        self, app: ASGIApp, security: SecuritySettings, limits: ApiLimits, keys: KeyStore | None = None
+    ) -> None:
         self.app = app
         self.security = security
         self.limits = limits
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse what can be refused from the headers, read the body under the cap, then call the app."""
@@ -106,7 +110,7 @@ class RequestGuard:
     def _refuse_from_headers(self, path: str, method: str, headers: dict[str, str]) -> list[Message] | None:
         if path.startswith(_PROTECTED_PREFIX) and method != "OPTIONS":
             try:
-                authenticate(headers.get("authorization"), headers.get("x-api-key"), self.security)
+                authenticate(headers.get("authorization"), headers.get("x-api-key"), self.security, self.keys)
             except AuthError as exc:
                 return error_message(exc.status, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"})
         length = headers.get("content-length")

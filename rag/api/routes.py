@@ -68,9 +68,26 @@ def _check_limits(
         )
 
 
+def _global_admin(caller: Principal) -> bool:
+    """An admin key bound to no agency; an agency's admin administers that agency's documents only."""
+    return "admin" in caller.scopes and caller.agency is None
+
+
 def _groups(caller: Principal) -> list[str] | None:
-    """Admins see everything; everyone else only documents sharing one of their groups."""
-    return None if "admin" in caller.scopes else list(caller.groups)
+    """Global admins see everything; everyone else (an agency's admin too, when asking questions) only
+    documents sharing one of their groups."""
+    return None if _global_admin(caller) else list(caller.groups)
+
+
+def _admin_agency(admin: Principal, asked: str | None = None) -> str | None:
+    """The agency an admin's document commands are limited to (None: all); another agency is a 403."""
+    if admin.agency is None:
+        return asked
+    if asked is not None and asked != admin.agency:
+        raise ApiError(
+            403, "forbidden", f"key {admin.name!r} administers the documents of {admin.agency!r} only"
+        )
+    return admin.agency
 
 
 def _filter(filters: Filters, caller: Principal) -> SearchFilter:
@@ -87,7 +104,7 @@ def _filter(filters: Filters, caller: Principal) -> SearchFilter:
 
 def _source_view(services: Services, caller: Principal | None) -> Any:
     """How sources are shown to `caller`: in full to admins (and the CLI), else `public_source`."""
-    if caller is None or "admin" in caller.scopes:
+    if caller is None or _global_admin(caller):
         return lambda source, root: source
     return lambda source, root: public_source(source, root, services.public_urls)
 
@@ -300,6 +317,7 @@ async def list_documents(
             422, "limit_too_large", f"limit is {limit}; the maximum is {services.limits.max_page_size}"
         )
     _, _, index = services.require_index()
+    agency = _admin_agency(admin, agency)
     flt = SearchFilter(agencies=[agency] if agency else None, langs=[lang] if lang else None)
 
     def page() -> tuple[int, list[DocumentOut]]:
@@ -320,7 +338,7 @@ async def get_document(doc_id: str, services: ServicesDep, admin: AdminDep) -> D
     """One document with its chunks (admin scope)."""
     _, _, index = services.require_index()
     chunks = await anyio.to_thread.run_sync(lambda: index.get_chunks(doc_id))
-    if not chunks:
+    if not chunks or _admin_agency(admin) not in (None, chunks[0].agency):  # another agency's: unknown
         raise ApiError(404, "not_found", f"no document with id {doc_id!r}")
     first = chunks[0]
     return DocumentDetail(
@@ -344,6 +362,11 @@ async def delete_document(doc_id: str, services: ServicesDep, admin: AdminDep) -
     """Remove a document and all its chunks (admin scope)."""
     _, _, index = services.require_index()
     states = await anyio.to_thread.run_sync(lambda: index.document_states([doc_id]))
+    own = _admin_agency(admin)
+    if own is not None and doc_id in states:
+        chunks = await anyio.to_thread.run_sync(lambda: index.get_chunks(doc_id))
+        if not chunks or chunks[0].agency != own:  # another agency's document is answered as unknown
+            states.pop(doc_id)
     if doc_id not in states:
         raise ApiError(404, "not_found", f"no document with id {doc_id!r}")
     await anyio.to_thread.run_sync(lambda: index.delete_documents([doc_id]))

@@ -18,11 +18,14 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from rag.api.exposure import parse_networks
+
+if TYPE_CHECKING:
+    from rag.api.keystore import KeyStore
 
 Scope = Literal["query", "admin"]
 ANONYMOUS = "anonymous"
@@ -164,10 +167,16 @@ def _presented_key(authorization: str | None, x_api_key: str | None) -> str | No
     return bearer if bearer is not None else header
 
 
-def authenticate(authorization: str | None, x_api_key: str | None, settings: SecuritySettings) -> Principal:
+def authenticate(
+    authorization: str | None,
+    x_api_key: str | None,
+    settings: SecuritySettings,
+    store: KeyStore | None = None,
+) -> Principal:
     """The caller named by `Authorization: Bearer <key>` or `X-API-Key: <key>`, or the anonymous caller.
 
-    Raises `AuthError` for a malformed header, an unknown key, or no key when anonymous access is off.
+    Keys come from the settings, then from `store` (`govrag keys`). Raises `AuthError` for a malformed
+    header, an unknown, expired or revoked key, or no key when anonymous access is off.
     """
     key = _presented_key(authorization, x_api_key)
     if key is None:
@@ -181,6 +190,15 @@ def authenticate(authorization: str | None, x_api_key: str | None, settings: Sec
     for candidate in settings.api_keys:  # no early exit: time does not depend on which key matched
         if hmac.compare_digest(candidate.hash, digest):
             match = candidate
+    if match is None and store is not None:
+        from rag.api.keystore import check_stored
+
+        stored = store.find(digest)
+        if stored is not None:
+            problem = check_stored(stored)
+            if problem:
+                raise AuthError(problem)
+            match = stored.as_api_key()
     if match is None:
         raise AuthError("invalid API key")
     return Principal(
@@ -188,14 +206,16 @@ def authenticate(authorization: str | None, x_api_key: str | None, settings: Sec
     )
 
 
-def security_problems(security: SecuritySettings) -> list[str]:
-    """Insecure settings, whatever the environment (development may log them as warnings)."""
+def security_problems(security: SecuritySettings, stored_keys: int = 0) -> list[str]:
+    """Insecure settings, whatever the environment (development may log them as warnings).
+    `stored_keys`: active keys in the data directory's key store (`govrag keys`)."""
     problems: list[str] = []
     if security.allow_anonymous:
         problems.append("anonymous access is allowed: set GOVRAG_API__SECURITY__ALLOW_ANONYMOUS=false")
-    if not security.api_keys:
+    if not security.api_keys and not stored_keys:
         problems.append(
-            "no API keys are configured: add api.security.api_keys (make one: `python -m rag.api.security`)"
+            "no API keys are configured: make one with `govrag keys create NAME` (or add "
+            "api.security.api_keys; make a key and hash with `python -m rag.api.security`)"
         )
     if any(origin.strip() == "*" for origin in security.cors_origins):
         problems.append(
@@ -204,9 +224,9 @@ def security_problems(security: SecuritySettings) -> list[str]:
     return problems
 
 
-def check_production(settings_env: str, security: SecuritySettings) -> list[str]:
+def check_production(settings_env: str, security: SecuritySettings, stored_keys: int = 0) -> list[str]:
     """The problems that must stop start-up: all of `security_problems` in production, none elsewhere."""
-    return security_problems(security) if settings_env == "production" else []
+    return security_problems(security, stored_keys) if settings_env == "production" else []
 
 
 def _main(argv: list[str] | None = None) -> int:
