@@ -275,10 +275,8 @@ class LLMAnswerer:
                             break
                         held = False
                         yield "delta", {"text": text}
-            if held and not other:  # a short answer: checked whole
-                other = self._other_language(text, language)
-                if not other and text:
-                    yield "delta", {"text": text}
+            if held and not other and text:  # shorter than the check: names and numbers, shown as they are
+                yield "delta", {"text": text}
             if not other:
                 break
             logger.info(
@@ -286,7 +284,7 @@ class LLMAnswerer:
             )
             run.scores["language_retries"] = attempt + 1
             messages = with_language_reminder(run.messages, language)
-        if check and (other := self._other_language(text, language)):
+        if check and len(text.strip()) >= check and (other := self._other_language(text, language)):
             run.warnings.append(
                 f"the answer is in {language_name(other)}, not in the language of the question "
                 f"({language_name(language)})"

@@ -10,7 +10,9 @@ answerer therefore checks the language of what the model writes before showing i
 * when it is confidently another language, the stream is stopped and the model asked again with one
   reminder at the end of the prompt ("Write the whole answer in Thai."), at most `retries` times; the
   last attempt streams whatever comes and, when still in the wrong language, the answer carries a
-  warning that says so.
+  warning that says so;
+* an answer shorter than `check_chars` is shown as it is: a name, a number or a date ("Assunpink Creek
+  [1]", "70 dollars [1]") reads the same in any language, and asking again would only risk a refusal.
 
 Cost: the first token reaches the caller after ~`check_chars` characters (about 10-15 tokens; on a GPU
 serving SEA-LION a few hundred milliseconds), and a retry costs one more prompt pass. Malay and
