@@ -238,7 +238,7 @@ class LLMAnswerer:
                         text = event[1]["text"]
                     else:
                         yield event
-                encode = self.embedder.embed_passages
+                encode = self.fallback.extractor.sentence_vectors  # shares the LRU of sentence vectors
                 run.verified = await anyio.to_thread.run_sync(lambda: verify(text, sources, encode))
                 run.generator = self.name
                 return

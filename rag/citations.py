@@ -98,18 +98,31 @@ def lexical_overlap(a: str, b: str) -> float:
     return 2 * len(ga & gb) / (len(ga) + len(gb))
 
 
-def best_support(claim: str, chunk_text: str, encode: Encoder | None) -> tuple[str, float]:
-    """The sentence of `chunk_text` that best supports `claim`, and its score in [0, 1]."""
-    sentences = split_sentences(chunk_text, min_chars=2) or [chunk_text.strip()]
+def best_support(
+    claim: str, chunk_text: str, encode: Encoder | None, vectors: dict[str, np.ndarray] | None = None
+) -> tuple[str, float]:
+    """The sentence of `chunk_text` that best supports `claim`, and its score in [0, 1].
+
+    `vectors`: embeddings already computed for the claim and the sentences (see `verify`); `encode` is
+    called only for texts missing from it.
+    """
+    sentences = _support_sentences(chunk_text)
     lex = np.array([lexical_overlap(claim, s) for s in sentences])
     if encode is not None and len(sentences) > 1:
-        vecs = encode([claim, *sentences])
-        sims = vecs[1:] @ vecs[0]
+        known = vectors or {}
+        missing = [t for t in dict.fromkeys([claim, *sentences]) if t not in known]
+        if missing:
+            known = {**known, **dict(zip(missing, encode(missing), strict=True))}
+        sims = np.stack([known[t] for t in sentences]) @ known[claim]
         score = 0.7 * sims + 0.3 * lex
     else:
         score = lex
     i = int(np.argmax(score))
     return sentences[i], float(score[i])
+
+
+def _support_sentences(chunk_text: str) -> list[str]:
+    return split_sentences(chunk_text, min_chars=2) or [chunk_text.strip()]
 
 
 def verify(answer: str, sources: Sequence[Hit], encode: Encoder | None = None) -> VerifiedAnswer:
@@ -127,25 +140,36 @@ def verify(answer: str, sources: Sequence[Hit], encode: Encoder | None = None) -
     cleaned = re.sub(r"[ \t]+([.,;:!?。，])", r"\1", cleaned)  # "claim [9]." -> "claim."
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned)
     citations: dict[int, Citation] = {}
-    for claim, nums, _, _ in _claims(cleaned):
-        for n in nums:
-            hit = sources[n - 1]
-            quote, score = best_support(claim or hit.record.text, hit.record.text, encode)
-            prev = citations.get(n)
-            if prev is None or score > prev.score:
-                rec = hit.record
-                citations[n] = Citation(
-                    n=n,
-                    doc_id=rec.doc_id,
-                    title=rec.title,
-                    source=rec.source,
-                    page=rec.page,
-                    section=list(rec.section),
-                    quote=quote,
-                    lang=rec.lang,
-                    score=round(score, 4),
-                    chunk_no=rec.chunk_no,
-                )
+    pairs = [(claim or sources[n - 1].record.text, n) for claim, nums, _, _ in _claims(cleaned) for n in nums]
+    vectors: dict[str, np.ndarray] = {}
+    if encode is not None and pairs:
+        # One forward pass for every claim and every sentence of the cited chunks, each text once (it was
+        # one pass per claim, re-embedding a chunk for each claim that cites it).
+        texts = list(
+            dict.fromkeys(
+                [c for c, _ in pairs]
+                + [t for _, n in pairs for t in _support_sentences(sources[n - 1].record.text)]
+            )
+        )
+        vectors = dict(zip(texts, encode(texts), strict=True))
+    for claim, n in pairs:
+        hit = sources[n - 1]
+        quote, score = best_support(claim, hit.record.text, encode, vectors)
+        prev = citations.get(n)
+        if prev is None or score > prev.score:
+            rec = hit.record
+            citations[n] = Citation(
+                n=n,
+                doc_id=rec.doc_id,
+                title=rec.title,
+                source=rec.source,
+                page=rec.page,
+                section=list(rec.section),
+                quote=quote,
+                lang=rec.lang,
+                score=round(score, 4),
+                chunk_no=rec.chunk_no,
+            )
     return VerifiedAnswer(
         text=cleaned, citations=sorted(citations.values(), key=lambda c: c.n), removed_markers=removed
     )

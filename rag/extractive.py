@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,7 +205,7 @@ class SentenceExtractor:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+    def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Passage vectors of `texts`, from the LRU cache where possible (thread-safe)."""
         size = self.settings.cache_sentences
         if size == 0:
@@ -255,7 +256,7 @@ class SentenceExtractor:
         used = hits[: self.settings.max_sources]
         cross = language is not None and all(h.record.lang != language for h in used)
         q = query_vector if query_vector is not None else self.embedder.embed_queries([question])[0]
-        vecs = self._sentence_vectors([c.text for c in cands])
+        vecs = self.sentence_vectors([c.text for c in cands])
         scores = vecs @ np.asarray(q, dtype=np.float32)
         order = np.argsort(-scores)
         top = float(scores[order[0]])

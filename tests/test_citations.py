@@ -3,6 +3,8 @@ the sources given to the model, never trusted, and each kept citation quotes the
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from govrag import sample_corpus
@@ -74,3 +76,26 @@ def test_thai_and_chinese_answers_are_verified_too() -> None:
     v = verify("新护照十个工作日内可领取【1】。", [_hit("zh", zh)])
     assert v.citations[0].quote == "新护照将在十个工作日内可供领取。"
     assert v.text == "新护照十个工作日内可领取[1]。"
+
+
+def test_claims_and_cited_sentences_are_embedded_in_one_pass(embedder: Any) -> None:
+    """Verification embeds every claim and every sentence of the cited chunks once, in one call (it
+    was one call per claim, re-embedding a chunk for each claim citing it), with the same quotes."""
+    calls: list[list[str]] = []
+
+    def encode(texts: Any) -> Any:
+        calls.append(list(texts))
+        return embedder.embed_passages(list(texts))
+
+    answer = "The fee is 70 dollars [1]. Pay by card [1]. Collect it within 10 working days [2][1]."
+    v = verify(answer, SOURCES, encode)
+    assert len(calls) == 1
+    assert len(calls[0]) == len(set(calls[0]))
+    single = {c.n: c.quote for c in v.citations}
+    assert single == {
+        1: "The renewal fee is 70 dollars, paid by card when you submit the application.",
+        2: "Your new passport is ready for collection within 10 working days.",
+    }
+    # the same quotes as embedding each claim with its chunk separately
+    per_claim = verify(answer, SOURCES, lambda t: embedder.embed_passages(list(t)))
+    assert {c.n: c.quote for c in per_claim.citations} == single
