@@ -23,6 +23,7 @@ _MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]�
 _TRAILING_MARKER = re.compile(r"\s*" + _MARKER.pattern)
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
+_WORD = re.compile(r"\w")
 
 
 @dataclass(slots=True)
@@ -140,7 +141,14 @@ def verify(answer: str, sources: Sequence[Hit], encode: Encoder | None = None) -
     cleaned = re.sub(r"[ \t]+([.,;:!?。，])", r"\1", cleaned)  # "claim [9]." -> "claim."
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned)
     citations: dict[int, Citation] = {}
-    pairs = [(claim or sources[n - 1].record.text, n) for claim, nums, _, _ in _claims(cleaned) for n in nums]
+    pairs: list[tuple[str, int]] = []
+    last_claim = ""
+    for claim, nums, _, _ in _claims(cleaned):
+        if _WORD.search(claim):
+            last_claim = claim
+        # Markers on their own cite the claim before them; with none before, they state nothing and
+        # cite nothing (a small model answered "[1] [2][3]": it was taken as grounded).
+        pairs.extend((last_claim, n) for n in nums if last_claim)
     vectors: dict[str, np.ndarray] = {}
     if encode is not None and pairs:
         # One forward pass for every claim and every sentence of the cited chunks, each text once (it was

@@ -99,3 +99,17 @@ def test_claims_and_cited_sentences_are_embedded_in_one_pass(embedder: Any) -> N
     # the same quotes as embedding each claim with its chunk separately
     per_claim = verify(answer, SOURCES, lambda t: embedder.embed_passages(list(t)))
     assert {c.n: c.quote for c in per_claim.citations} == single
+
+
+@pytest.mark.parametrize("answer", ["[1] [2][3]", "[1]", "【2】。", " [1], [2] "])
+def test_markers_without_a_claim_cite_nothing(answer: str) -> None:
+    """The 0.5B model answered "[1] [2][3]" and it passed as grounded: a marker states nothing."""
+    v = verify(answer, SOURCES)
+    assert v.citations == []
+    assert v.grounded is False
+
+
+def test_markers_on_their_own_line_cite_the_claim_before_them() -> None:
+    v = verify("The renewal fee is 70 dollars.\n[1]", SOURCES)
+    assert [c.n for c in v.citations] == [1]
+    assert v.citations[0].quote.startswith("The renewal fee is 70 dollars")
