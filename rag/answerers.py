@@ -32,7 +32,12 @@ from rag.extractive import ExtractiveSettings, SentenceExtractor
 from rag.generators import EXTRACTIVE, build_generator
 from rag.generators.base import ChatMessage, Generator, GeneratorError, GeneratorUnavailable
 from rag.generators.settings import GeneratorSettings
-from rag.language_control import LanguageControlSettings, with_language_reminder, wrong_language
+from rag.language_control import (
+    LanguageControlSettings,
+    visible_text,
+    with_language_reminder,
+    wrong_language,
+)
 from rag.prompting import PromptBuilder, PromptSettings, TokenCounter, language_name
 
 logger = logging.getLogger(__name__)
@@ -254,7 +259,8 @@ class LLMAnswerer:
     async def _generate(self, language: str, run: AnswerRun) -> AsyncIterator[AnswerEvent]:
         """Stream the model's answer as `delta` events, its language checked first; the whole text comes
         last as a ("text", ...) event for the caller to verify."""
-        check = self.language.check_chars if self.detector is not None else 0
+        known = self.detector is not None and language != self.detector.settings.default
+        check = self.language.check_chars if known else 0  # no language to hold the answer to: no check
         attempts = 1 + (self.language.retries if check else 0)
         messages = run.messages
         text = ""
@@ -269,7 +275,7 @@ class LLMAnswerer:
                     text += delta
                     if not held:
                         yield "delta", {"text": delta}
-                    elif len(text.strip()) >= check:
+                    elif len(visible_text(text)) >= check:
                         other = self._other_language(text, language)
                         if other:
                             break
@@ -284,7 +290,7 @@ class LLMAnswerer:
             )
             run.scores["language_retries"] = attempt + 1
             messages = with_language_reminder(run.messages, language)
-        if check and len(text.strip()) >= check and (other := self._other_language(text, language)):
+        if check and len(visible_text(text)) >= check and (other := self._other_language(text, language)):
             run.warnings.append(
                 f"the answer is in {language_name(other)}, not in the language of the question "
                 f"({language_name(language)})"

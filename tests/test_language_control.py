@@ -88,7 +88,7 @@ def detector() -> LanguageDetector:
 
 
 def _answer(
-    embedder: Any, detector: LanguageDetector, gen: ScriptedGenerator, **language: Any
+    embedder: Any, detector: LanguageDetector, gen: ScriptedGenerator, language: str = "th", **control: Any
 ) -> tuple[list[tuple[str, dict[str, Any]]], AnswerRun]:
     prompts = PromptBuilder(PromptSettings(), TokenCounter("qwen3"))
     answerer = LLMAnswerer(
@@ -98,15 +98,15 @@ def _answer(
         ExtractiveAnswerer(ExtractiveSettings(), embedder),
         max_answer_tokens=128,
         detector=detector,
-        language=LanguageControlSettings(**language),
+        language=LanguageControlSettings(**control),
     )
     sources = [Hit(ChunkRecord(doc_id="passport", chunk_no=0, text=FEE_EN, title="Passport", lang="en"), 3.0)]
     run = AnswerRun()
-    answerer.prepare(QUESTION_TH, "th", sources, run)
+    answerer.prepare(QUESTION_TH, language, sources, run)
 
     async def go() -> list[tuple[str, dict[str, Any]]]:
         stream: AsyncIterator[tuple[str, dict[str, Any]]] = answerer.answer(
-            QUESTION_TH, "th", sources, None, run
+            QUESTION_TH, language, sources, None, run
         )
         return [e async for e in stream]
 
@@ -159,6 +159,15 @@ def test_answer_shorter_than_the_check_is_shown_as_it_is(embedder: Any, detector
     gen = ScriptedGenerator("Assunpink Creek [1]", ANSWER_TH)
     events, run = _answer(embedder, detector, gen)
     assert _shown(events) == "Assunpink Creek [1]"
+    assert len(gen.calls) == 1
+    assert run.warnings == []
+
+
+def test_question_of_undetermined_language_is_not_checked(embedder: Any, detector: Any) -> None:
+    """A question the detector cannot place ("und") gives nothing to hold the answer to."""
+    gen = ScriptedGenerator(ANSWER_EN)
+    events, run = _answer(embedder, detector, gen, language="und")
+    assert _shown(events) == ANSWER_EN
     assert len(gen.calls) == 1
     assert run.warnings == []
 
