@@ -1030,21 +1030,25 @@ def test_stop_button_aborts_the_stream(page: Any, llm: Api) -> None:
     assert llm.fake is not None
     stopped_question = "How do I renew my passport online?"
     llm.fake.script(
-        StreamReply(deltas=["Citizens aged 16 ", "and above ", "can renew online [1]."], stall_after=2),
+        # Past the language check's 40 held characters before the stall, so the draft has text to show.
+        StreamReply(
+            deltas=["Citizens aged 16 and above ", "who hold a valid passport ", "can renew online [1]."],
+            stall_after=2,
+        ),
         StreamReply(deltas=["The renewal fee is 70 dollars [1]."]),
     )
     mount(page, llm.url)
     sent = query_requests(page)
     ask(page, stopped_question)
     draft = w(page, ".draft .body")
-    expect(draft).to_have_text("Citizens aged 16 and above")
+    expect(draft).to_have_text("Citizens aged 16 and above who hold a valid passport")
     stop = w(page, "button.stop")
     expect(stop).to_have_text("Stop")
     expect(w(page, "button.send")).to_be_hidden()
     stop.click()
     answer = answers(page).last
     expect(answer.locator(".note")).to_have_text("Stopped.")
-    expect(answer.locator(".body")).to_have_text("Citizens aged 16 and above")
+    expect(answer.locator(".body")).to_have_text("Citizens aged 16 and above who hold a valid passport")
     expect(stop).to_be_hidden()
     expect(w(page, "button.send")).to_be_visible()
     # A stopped answer is not sent back as history; the next question is answered as usual.
