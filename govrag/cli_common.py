@@ -6,6 +6,7 @@ import these without importing the CLI that registers them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,3 +59,8 @@ def _settings(config: Path | None, home: Path | None, *, server: bool = False) -
 def _fail(message: str, code: int = 2) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
+
+
+def utc_minute(ts: float | None) -> str:
+    """A timestamp as `YYYY-MM-DD HH:MM` in UTC; "" for none (0 or None)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else ""

@@ -10,13 +10,12 @@ import json
 import time
 from collections import Counter
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from govrag.cli_common import ConfigOpt, HomeOpt, JsonOpt, _fail, _settings, console, out
+from govrag.cli_common import ConfigOpt, HomeOpt, JsonOpt, _fail, _settings, console, out, utc_minute
 from govrag.settings import Settings
 
 documents_app = typer.Typer(
@@ -36,10 +35,6 @@ def _open_index(settings: Settings) -> Any:
         return open_index(settings.index, embedder.identity, settings.home, create=False)
     except (EmbedderError, IndexError_) as exc:
         raise _fail(str(exc)) from exc
-
-
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else ""
 
 
 @documents_app.command("list")
@@ -77,7 +72,13 @@ def list_documents(
         table.add_column(col, justify="right" if col == "chunks" else "left")
     for d in docs[:limit]:
         table.add_row(
-            d.doc_id, d.title, d.lang, d.agency, ",".join(d.groups), str(d.n_chunks), _when(d.ingested_at)
+            d.doc_id,
+            d.title,
+            d.lang,
+            d.agency,
+            ",".join(d.groups),
+            str(d.n_chunks),
+            utc_minute(d.ingested_at),
         )
     out.print(table)
 
@@ -106,7 +107,8 @@ def show_document(
     out.print(f"source: {first.source}")
     out.print(f"language: {first.lang}  agency: {first.agency or '-'}  groups: {', '.join(first.groups)}")
     out.print(
-        f"ingested: {_when(first.ingested_at)} UTC  chunks: {len(chunks)}  hash: {first.content_hash[:16]}"
+        f"ingested: {utc_minute(first.ingested_at)} UTC  chunks: {len(chunks)}  "
+        f"hash: {first.content_hash[:16]}"
     )
     for c in chunks:
         where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", " > ".join(c.section)) if x)
@@ -199,7 +201,7 @@ def status(as_json: JsonOpt = False, config: ConfigOpt = None, home: HomeOpt = N
                 chunks=index.count_chunks(),
                 languages=dict(Counter(d.lang for d in docs).most_common()),
                 agencies=dict(Counter(d.agency or "-" for d in docs).most_common()),
-                last_ingested=_when(max((d.ingested_at for d in docs), default=0.0)),
+                last_ingested=utc_minute(max((d.ingested_at for d in docs), default=0.0)),
             )
         finally:
             index.close()

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from govrag.cli_common import ConfigOpt, HomeOpt, JsonOpt, _fail, _settings, console, out
+from govrag.cli_common import ConfigOpt, HomeOpt, JsonOpt, _fail, _settings, console, out, utc_minute
 
 keys_app = typer.Typer(
     help="Create, list, rotate and revoke API keys (stored hashed in the data directory).",
@@ -29,8 +28,8 @@ ExpiresOpt = Annotated[
 ]
 
 
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else ""
+def _expiry(days: float | None) -> float | None:
+    return time.time() + days * 86400 if days else None
 
 
 def _store(config: Any, home: Any) -> Any:
@@ -47,8 +46,8 @@ def _record(k: Any) -> dict[str, Any]:
         "groups": list(k.groups),
         "scopes": list(k.scopes),
         "rate_per_minute": k.rate_per_minute,
-        "created_at": _when(k.created_at),
-        "expires_at": _when(k.expires_at) or None,
+        "created_at": utc_minute(k.created_at),
+        "expires_at": utc_minute(k.expires_at) or None,
         "state": k.state(),
         "source": "store",
     }
@@ -61,7 +60,7 @@ def _issued(key: str, k: Any, as_json: bool, verb: str) -> None:
     console.print(f"{verb} key [bold]{k.name}[/bold]; give it to its holder now, it is not shown again:")
     out.print(key, markup=False, highlight=False, soft_wrap=True)
     scope = f"scopes {','.join(k.scopes)}; groups {','.join(k.groups) or '-'}"
-    console.print(f"{scope}; agency {k.agency or '-'}; expires {_when(k.expires_at) or 'never'}")
+    console.print(f"{scope}; agency {k.agency or '-'}; expires {utc_minute(k.expires_at) or 'never'}")
 
 
 @keys_app.command()
@@ -89,7 +88,7 @@ def create(
     from rag.api.keystore import KeyStoreError
 
     settings, store = _store(config, home)
-    expires = time.time() + expires_in_days * 86400 if expires_in_days else None
+    expires = _expiry(expires_in_days)
     reserved = {k.name for k in settings.api.security.api_keys}
     try:
         key, k = store.create(
@@ -179,7 +178,7 @@ def revoke(
     if as_json:
         out.print_json(json.dumps(_record(k)))
     else:
-        console.print(f"revoked key [bold]{k.name}[/bold] at {_when(k.revoked_at)} UTC")
+        console.print(f"revoked key [bold]{k.name}[/bold] at {utc_minute(k.revoked_at)} UTC")
 
 
 @keys_app.command()
@@ -194,7 +193,7 @@ def rotate(
     from rag.api.keystore import KeyStoreError
 
     _, store = _store(config, home)
-    expires = time.time() + expires_in_days * 86400 if expires_in_days else None
+    expires = _expiry(expires_in_days)
     try:
         key, k = store.rotate(name, expires_at=expires)
     except KeyStoreError as exc:

@@ -156,8 +156,9 @@ def test_store_and_settings_keys_side_by_side(tmp_path: Path) -> None:
     store = KeyStore.in_home(tmp_path)
     assert store.find(hash_key("anything")) is None  # no file yet: nothing stored, nothing created
     assert not (tmp_path / FILE_NAME).exists()
-    configured = SecuritySettings(api_keys=[{"name": "ops", "hash": hash_key("grk_ops"), "scopes": ["admin"]}])
-    with pytest.raises(KeyStoreError, match="already configured in api.security.api_keys"):
+    ops = {"name": "ops", "hash": hash_key("grk_ops"), "scopes": ["admin"]}
+    configured = SecuritySettings(api_keys=[ops])
+    with pytest.raises(KeyStoreError, match=r"already configured in api\.security\.api_keys"):
         store.create("ops", reserved={"ops"})
     key, _ = store.create("desk", agency="MOH", groups=["moh"])
     caller = authenticate(f"Bearer {key}", None, configured, store)

@@ -18,6 +18,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,51 @@ def _day(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
+def _row(row: tuple[object, ...]) -> StoredKey:
+    h, name, agency, groups, scopes, rate, created, expires, revoked = row
+    return StoredKey(
+        name=str(name),
+        hash=str(h),
+        agency=None if agency is None else str(agency),
+        groups=tuple(json.loads(str(groups))),
+        scopes=tuple(json.loads(str(scopes))),
+        rate_per_minute=None if rate is None else float(rate),  # type: ignore[arg-type]
+        created_at=float(created),  # type: ignore[arg-type]
+        expires_at=None if expires is None else float(expires),  # type: ignore[arg-type]
+        revoked_at=None if revoked is None else float(revoked),  # type: ignore[arg-type]
+    )
+
+
+def _by_hash(conn: sqlite3.Connection, digest: str) -> StoredKey:
+    """The stored key with this digest (it exists: the caller has just written it)."""
+    return _row(conn.execute("SELECT * FROM api_keys WHERE hash = ?", (digest,)).fetchone())
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    digest: str,
+    name: str,
+    agency: str | None,
+    groups: Sequence[str],
+    scopes: Sequence[str],
+    rate_per_minute: float | None,
+    expires_at: float | None,
+) -> None:
+    conn.execute(
+        "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        (
+            digest,
+            name,
+            agency,
+            json.dumps(list(groups)),
+            json.dumps(list(scopes)),
+            rate_per_minute,
+            time.time(),
+            expires_at,
+        ),
+    )
+
+
 class KeyStore:
     """The key file of one data directory. Thread-safe; opened lazily, so a server started before the
     first `govrag keys create` sees the keys made afterwards."""
@@ -117,21 +163,6 @@ class KeyStore:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _row(row: tuple[object, ...]) -> StoredKey:
-        h, name, agency, groups, scopes, rate, created, expires, revoked = row
-        return StoredKey(
-            name=str(name),
-            hash=str(h),
-            agency=None if agency is None else str(agency),
-            groups=tuple(json.loads(str(groups))),
-            scopes=tuple(json.loads(str(scopes))),
-            rate_per_minute=None if rate is None else float(rate),  # type: ignore[arg-type]
-            created_at=float(created),  # type: ignore[arg-type]
-            expires_at=None if expires is None else float(expires),  # type: ignore[arg-type]
-            revoked_at=None if revoked is None else float(revoked),  # type: ignore[arg-type]
-        )
-
     def find(self, digest: str) -> StoredKey | None:
         """The key whose SHA-256 is `digest`, whatever its state; None when unknown or no store exists."""
         with self._lock:
@@ -139,7 +170,7 @@ class KeyStore:
             if conn is None:
                 return None
             row = conn.execute("SELECT * FROM api_keys WHERE hash = ?", (digest,)).fetchone()
-        return None if row is None else self._row(row)
+        return None if row is None else _row(row)
 
     def keys(self, *, include_revoked: bool = False) -> list[StoredKey]:
         """The keys by name (live ones; revoked too when asked)."""
@@ -149,7 +180,7 @@ class KeyStore:
                 return []
             where = "" if include_revoked else "WHERE revoked_at IS NULL"
             rows = conn.execute(f"SELECT * FROM api_keys {where} ORDER BY name, created_at").fetchall()
-        return [self._row(r) for r in rows]
+        return [_row(r) for r in rows]
 
     def count_active(self) -> int:
         """Keys that authenticate now."""
@@ -161,7 +192,7 @@ class KeyStore:
             known = [r[0] for r in conn.execute("SELECT name FROM api_keys WHERE revoked_at IS NULL")]
             hint = f"; keys: {', '.join(sorted(known))}" if known else "; there are no keys yet"
             raise KeyStoreError(f"no key named {name!r}{hint}")
-        return self._row(row)
+        return _row(row)
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -198,25 +229,22 @@ class KeyStore:
             conn = self._connect(create=True)
             assert conn is not None
             try:
-                conn.execute(
-                    "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                    (
-                        digest,
-                        spec.name,
-                        spec.agency,
-                        json.dumps(spec.groups),
-                        json.dumps(spec.scopes),
-                        spec.rate_per_minute,
-                        time.time(),
-                        expires_at,
-                    ),
+                _insert(
+                    conn,
+                    digest,
+                    spec.name,
+                    spec.agency,
+                    spec.groups,
+                    spec.scopes,
+                    spec.rate_per_minute,
+                    expires_at,
                 )
             except sqlite3.IntegrityError:
                 raise KeyStoreError(
                     f"a key named {name!r} exists; revoke it or rotate it (`govrag keys rotate {name}`)"
                 ) from None
-            row = conn.execute("SELECT * FROM api_keys WHERE hash = ?", (digest,)).fetchone()
-        return key, self._row(row)
+            stored = _by_hash(conn, digest)
+        return key, stored
 
     def revoke(self, name: str) -> StoredKey:
         """Revoke the live key `name` (it is refused from the next request on)."""
@@ -226,8 +254,7 @@ class KeyStore:
                 raise KeyStoreError(f"no key named {name!r}; there are no keys yet")
             found = self._live(conn, name)
             conn.execute("UPDATE api_keys SET revoked_at = ? WHERE hash = ?", (time.time(), found.hash))
-            row = conn.execute("SELECT * FROM api_keys WHERE hash = ?", (found.hash,)).fetchone()
-        return self._row(row)
+            return _by_hash(conn, found.hash)
 
     def rotate(self, name: str, *, expires_at: float | None = None) -> tuple[str, StoredKey]:
         """A new key for `name` with the same agency, groups, scopes and rate; the old one is revoked in the
@@ -246,25 +273,15 @@ class KeyStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("UPDATE api_keys SET revoked_at = ? WHERE hash = ?", (time.time(), old.hash))
-                conn.execute(
-                    "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                    (
-                        digest,
-                        old.name,
-                        old.agency,
-                        json.dumps(list(old.groups)),
-                        json.dumps(list(old.scopes)),
-                        old.rate_per_minute,
-                        time.time(),
-                        expiry,
-                    ),
+                _insert(
+                    conn, digest, old.name, old.agency, old.groups, old.scopes, old.rate_per_minute, expiry
                 )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            row = conn.execute("SELECT * FROM api_keys WHERE hash = ?", (digest,)).fetchone()
-        return key, self._row(row)
+            stored = _by_hash(conn, digest)
+        return key, stored
 
 
 def check_stored(found: StoredKey, now: float | None = None) -> str | None:
