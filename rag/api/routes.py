@@ -129,6 +129,7 @@ def query_response(answer: Answer, show: Any = None) -> QueryResponse:
                 quote=c.quote,
                 lang=c.lang,
                 score=c.score,
+                attributed=c.attributed,
             )
             for c in answer.citations
         ],
