@@ -43,7 +43,7 @@ from oidc_support import (
 from pydantic import ValidationError
 
 from rag.api.oidc import JwksCache, OidcSettings, claim
-from rag.api.security import ApiKey, AuthError
+from rag.api.security import ApiKey, AuthError, SecuritySettings, check_production
 
 pytest_plugins = ["api_fixtures"]
 
@@ -270,3 +270,12 @@ def test_settings_refuse_shared_secret_algorithms_and_incomplete_sections() -> N
         "api.oidc.jwks_url is plain http (http://idp.agency.example/c): use https so keys cannot be forged"
     ]
     assert jwt.get_unverified_header(mint(RSA))["kid"] == "rsa-1"
+    # production: sign-in is enough without API keys; keys fetched over http from another host are not
+    closed = SecuritySettings(allow_anonymous=False)
+    assert check_production("production", closed) == [
+        "no API keys are configured: make one with `govrag keys create NAME` (or add api.security.api_keys; "
+        "make a key and hash with `python -m rag.api.security`)"
+    ]
+    secure = plain.model_copy(update={"jwks_url": "https://idp.agency.example/c"})
+    assert check_production("production", closed, 0, secure) == []
+    assert check_production("production", closed, 0, plain) == plain.problems()
