@@ -8,7 +8,9 @@ allows; a provider that cannot be reached is a 503 that says so."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,7 +180,6 @@ def _utc(ts: float) -> str:
 def _hs256(header: dict[str, Any], payload: dict[str, Any], secret: bytes) -> str:
     import hashlib
     import hmac
-    import json
 
     from oidc_support import b64
 
@@ -249,6 +250,37 @@ def test_a_flood_of_unknown_key_ids_costs_one_fetch_per_interval() -> None:
     with pytest.raises(AuthError):
         cache.key("random-x")
     assert len(fetched) == 2
+
+
+def test_a_slow_provider_holds_up_only_callers_that_need_a_fetch() -> None:
+    """While one caller waits for the provider (an unknown key id), a caller whose key is held is answered
+    at once; past the cache time the set is renewed and a key the provider dropped is refused."""
+    served = [json.dumps({"keys": [RSA.jwk]}).encode()]
+    release, entered = threading.Event(), threading.Event()
+    now = [1000.0]
+
+    def fetch(url: str, timeout: float) -> bytes:
+        if len(served) > 1:
+            entered.set()
+            assert release.wait(30), "the test never released the fetch"
+        return served[-1]
+
+    cache = JwksCache(
+        "http://idp/certs", ttl_s=600, min_interval_s=0, timeout_s=1, fetch=fetch, clock=lambda: now[0]
+    )
+    assert cache.key("rsa-1").key_id == "rsa-1"
+    served.append(json.dumps({"keys": [EC.jwk]}).encode())  # the provider rotates RSA out, slowly
+    outcome: list[Any] = []
+    waiting = threading.Thread(target=lambda: outcome.append(cache.key("ec-1")), daemon=True)
+    waiting.start()
+    assert entered.wait(30)
+    assert cache.key("rsa-1").key_id == "rsa-1"  # not held up by the fetch in flight
+    release.set()
+    waiting.join(30)
+    assert [k.key_id for k in outcome] == ["ec-1"]
+    assert cache.fetches == 2
+    with pytest.raises(AuthError, match="key id 'rsa-1' is not one"):  # the new set has no rsa-1
+        cache.key("rsa-1")
 
 
 def test_settings_refuse_shared_secret_algorithms_and_incomplete_sections() -> None:

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -219,9 +220,24 @@ def _parse_jwks(body: bytes) -> dict[str, PyJWK]:
     return keys
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """The keys of the last good fetch and when it was (swapped whole, so readers need no lock)."""
+
+    keys: dict[str, PyJWK]
+    at: float
+
+    def find(self, kid: str | None) -> PyJWK | None:
+        if kid is None:
+            return next(iter(self.keys.values())) if len(self.keys) == 1 else None
+        return self.keys.get(kid)
+
+
 class JwksCache:
     """The provider's signing keys: fetched once, kept `ttl_s`, refreshed early for an unknown key id, never
-    fetched twice within `min_interval_s`. Thread-safe; one fetch at a time."""
+    fetched twice within `min_interval_s`. Thread-safe. One fetch at a time, and a slow provider holds up
+    only the callers that need it: a key already held is returned at once (past `ttl_s` too, while one
+    caller renews the set)."""
 
     def __init__(
         self,
@@ -240,57 +256,61 @@ class JwksCache:
         self.fetches = 0  #: fetches tried (tests and metrics)
         self._fetch = fetch
         self._clock = clock
-        self._lock = threading.Lock()
-        self._keys: dict[str, PyJWK] | None = None
-        self._fetched_at = 0.0
+        self._fetching = threading.Lock()
+        self._held: _Held | None = None
         self._tried_at: float | None = None
         self._error = ""
 
     def key(self, kid: str | None) -> PyJWK:
         """The signing key `kid` names (no kid: the only key); raises `AuthError` (401) when the provider
         does not have it, `IdentityProviderUnavailable` (503) when no keys could be fetched."""
-        with self._lock:
-            now = self._clock()
-            fresh = False
-            if self._keys is None or now - self._fetched_at >= self.ttl_s:
-                fresh = self._refresh(now)
-            found = self._find(kid)
-            if found is None and self._keys is not None and not fresh and self._refresh(now):
-                found = self._find(kid)
-            if found is not None:
+        held, now = self._held, self._clock()
+        found = held.find(kid) if held is not None else None
+        if held is not None and found is not None:
+            if now - held.at < self.ttl_s or not self._fetching.acquire(blocking=False):
                 return found
-            if self._keys is None:
-                raise IdentityProviderUnavailable(
-                    f"the identity provider's signing keys could not be fetched ({self._error}); "
-                    "try again shortly"
-                )
-            if kid is None:
-                raise AuthError(
-                    f"the token names no key id (kid) and the identity provider has {len(self._keys)} keys"
-                )
-            raise AuthError(f"the token's key id {kid!r} is not one of the identity provider's signing keys")
+            try:  # past its time, and no one else is renewing the set: renew it for everyone
+                self._refresh(now)
+            finally:
+                self._fetching.release()
+            return self._require(kid)  # a key the provider has since dropped is no longer accepted
+        with self._fetching:  # unknown key or nothing held: wait for (or make) a fetch
+            held = self._held
+            if held is None or held.find(kid) is None or self._clock() - held.at >= self.ttl_s:
+                self._refresh(self._clock())
+            return self._require(kid)
 
-    def _find(self, kid: str | None) -> PyJWK | None:
-        keys = self._keys or {}
+    def _require(self, kid: str | None) -> PyJWK:
+        held = self._held
+        if held is None:
+            raise IdentityProviderUnavailable(
+                "the identity provider's signing keys could not be fetched "
+                f"({self._error}); try again shortly"
+            )
+        found = held.find(kid)
+        if found is not None:
+            return found
         if kid is None:
-            return next(iter(keys.values())) if len(keys) == 1 else None
-        return keys.get(kid)
+            raise AuthError(
+                f"the token names no key id (kid) and the identity provider has {len(held.keys)} keys"
+            )
+        raise AuthError(f"the token's key id {kid!r} is not one of the identity provider's signing keys")
 
-    def _refresh(self, now: float) -> bool:
-        """Fetch the key set unless the last try was under `min_interval_s` ago; True when fetched."""
+    def _refresh(self, now: float) -> None:
+        """Fetch the key set unless the last try was under `min_interval_s` ago (caller holds `_fetching`);
+        a failure keeps the keys held."""
         if self._tried_at is not None and now - self._tried_at < self.min_interval_s:
-            return False
+            return
         self._tried_at = now
         self.fetches += 1
         try:
             keys = _parse_jwks(self._fetch(self.url, self.timeout_s))
         except OSError as exc:
             self._error = str(exc)
-            held = "keeping the keys held" if self._keys is not None else "no keys held"
+            held = "keeping the keys held" if self._held is not None else "no keys held"
             logger.warning("JWKS fetch from %s failed: %s (%s)", self.url, exc, held)
-            return False
-        self._keys, self._fetched_at, self._error = keys, now, ""
-        return True
+            return
+        self._held, self._error = _Held(keys, now), ""
 
 
 class OidcVerifier:
