@@ -44,7 +44,8 @@ from oidc_support import (
 )
 from pydantic import ValidationError
 
-from rag.api.oidc import JwksCache, OidcSettings, claim
+from rag.api.jwks import IdentityProviderUnavailable, JwksCache, _parse_jwks
+from rag.api.oidc import OidcSettings, OidcVerifier, claim
 from rag.api.security import ApiKey, AuthError, SecuritySettings, check_production
 
 pytest_plugins = ["api_fixtures"]
@@ -227,6 +228,19 @@ def test_provider_unreachable_is_a_503_that_says_so(
             assert error["message"].startswith("the identity provider's signing keys could not be fetched (")
             assert error["message"].endswith("); try again shortly")
         assert c.app.state.services.oidc.jwks.fetches == 1
+
+
+def test_what_the_provider_sends_is_checked() -> None:
+    """An error status, a body that is not a key set, and keys for encryption are not signing keys."""
+    with JwksServer([RSA], fail=True) as idp:
+        verifier = OidcVerifier(OidcSettings(**oidc_settings(idp.url)))
+        with pytest.raises(IdentityProviderUnavailable, match=r"could not be fetched \(HTTP 500\)"):
+            verifier.principal(mint(RSA))
+    assert _parse_jwks(json.dumps({"keys": [{**EC.jwk, "use": "enc"}, RSA.jwk]}).encode()).keys() == {"rsa-1"}
+    with pytest.raises(OSError, match='no "keys" list'):
+        _parse_jwks(b'{"keys": {}}')
+    with pytest.raises(OSError, match="not JSON"):
+        _parse_jwks(b"<html>")
 
 
 def test_a_flood_of_unknown_key_ids_costs_one_fetch_per_interval() -> None:
