@@ -33,6 +33,7 @@ from rag.api.errors import install_error_handlers
 from rag.api.guard import RequestGuard
 from rag.api.keystore import KeyStore
 from rag.api.metrics import Metrics
+from rag.api.oidc import OidcVerifier
 from rag.api.openapi import document_limits
 from rag.api.ratelimit import RateLimiter
 from rag.api.routes import router
@@ -152,7 +153,10 @@ def create_app(
     by default the app loads its own from the settings.
     """
     keys = KeyStore.in_home(settings.home)  # `govrag keys`; read on each request, so new keys work at once
-    problems = check_production(settings.environment, settings.api.security, keys.count_active())
+    oidc = OidcVerifier.from_settings(settings.api.oidc)  # officer sign-in; its key cache lives with the app
+    problems = check_production(
+        settings.environment, settings.api.security, keys.count_active(), settings.api.oidc
+    )
     if problems and settings.environment == "production":
         raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
 
@@ -160,6 +164,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = _open_services(settings, embedder, sparse)
         services.keys = keys
+        services.oidc = oidc
         app.state.services = services
         try:
             yield
@@ -184,7 +189,9 @@ def create_app(
     document_limits(app, settings.api.limits)
     # Innermost of the middlewares added here (CORS answers preflights before it): keys and body size are
     # checked from the headers, before a byte of the body is read (rag.api.guard).
-    app.add_middleware(RequestGuard, security=settings.api.security, limits=settings.api.limits, keys=keys)
+    app.add_middleware(
+        RequestGuard, security=settings.api.security, limits=settings.api.limits, keys=keys, oidc=oidc
+    )
     if settings.api.security.cors_origins:
         app.add_middleware(
             CORSMiddleware,

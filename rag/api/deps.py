@@ -22,6 +22,7 @@ from rag.api.audit import AuditLog
 from rag.api.exposure import Network, client_address, parse_networks
 from rag.api.keystore import KeyStore
 from rag.api.metrics import Metrics
+from rag.api.oidc import OidcVerifier
 from rag.api.ratelimit import RateLimiter
 from rag.api.security import AuthError, Principal, SecuritySettings, authenticate, hash_key
 from rag.retrieval import Retriever
@@ -68,6 +69,7 @@ class Services:
     audit: AuditLog | None
     static_dir: Path
     keys: KeyStore | None = None
+    oidc: OidcVerifier | None = None
     index: VectorIndex | None = None
     retriever: Retriever | None = None
     answers: AnswerService | None = None
@@ -104,9 +106,9 @@ def _authenticate(
     request: Request, services: Services, authorization: str | None, x_api_key: str | None
 ) -> Principal:
     try:
-        principal = authenticate(authorization, x_api_key, services.security, services.keys)
+        principal = authenticate(authorization, x_api_key, services.security, services.keys, services.oidc)
     except AuthError as exc:
-        raise ApiError(exc.status, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"}) from exc
+        raise ApiError(exc.status, exc.code, str(exc), exc.headers) from exc
     peer = request.client.host if request.client else None
     address = client_address(peer, request.headers.get("x-forwarded-for"), _proxies(services))
     return dataclasses.replace(principal, client=address)

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from rag.api.audit import AuditSettings
 from rag.api.deps import ApiLimits
+from rag.api.oidc import OidcSettings
 from rag.api.security import SecuritySettings
 
 
@@ -33,5 +34,6 @@ class ApiSettings(BaseModel):
         "unmapped local files show their path relative to the ingest root.",
     )
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
     limits: ApiLimits = Field(default_factory=ApiLimits)
     audit: AuditSettings = Field(default_factory=AuditSettings)
