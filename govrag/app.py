@@ -38,6 +38,8 @@ from rag.api.openapi import document_limits
 from rag.api.ratelimit import RateLimiter
 from rag.api.routes import router
 from rag.api.security import check_production
+from rag.api.settings import ApiSettings
+from rag.api.shared_limits import RedisRateLimiter
 from rag.retrieval import Retriever
 
 logger = logging.getLogger(__name__)
@@ -89,6 +91,13 @@ def _warm_up(retriever: Retriever) -> None:
     logger.info("models warmed up in %.0f ms", (time.perf_counter() - t0) * 1000)
 
 
+def _limiter(api: ApiSettings) -> RateLimiter | RedisRateLimiter:
+    """In-process buckets, or buckets shared by every replica through Redis (`api.rate_limit`)."""
+    if api.rate_limit.backend == "redis":
+        return RedisRateLimiter(api.rate_limit, api.security.rate_per_minute, burst=api.rate_burst)
+    return RateLimiter(api.security.rate_per_minute, burst=api.rate_burst)
+
+
 def _open_services(
     settings: Settings, embedder: TextEmbedder | None = None, sparse: SparseEncoder | None = None
 ) -> Services:
@@ -97,7 +106,7 @@ def _open_services(
     services = Services(
         security=api.security,
         limits=api.limits,
-        limiter=RateLimiter(api.security.rate_per_minute, burst=api.rate_burst),
+        limiter=_limiter(api),
         metrics=Metrics(),
         audit=audit,
         static_dir=_static_dir(),

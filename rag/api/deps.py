@@ -25,6 +25,7 @@ from rag.api.metrics import Metrics
 from rag.api.oidc import OidcVerifier
 from rag.api.ratelimit import RateLimiter
 from rag.api.security import AuthError, Principal, SecuritySettings, authenticate, hash_key
+from rag.api.shared_limits import LimitStoreUnavailable, RedisRateLimiter
 from rag.retrieval import Retriever
 
 
@@ -64,7 +65,7 @@ class Services:
 
     security: SecuritySettings
     limits: ApiLimits
-    limiter: RateLimiter
+    limiter: RateLimiter | RedisRateLimiter
     metrics: Metrics
     audit: AuditLog | None
     static_dir: Path
@@ -122,7 +123,11 @@ def get_caller(
 ) -> Principal:
     """Authenticate the caller and apply its rate limit (anonymous callers: one bucket per client address)."""
     principal = _authenticate(request, services, authorization, x_api_key)
-    allowed, retry_after = services.limiter.check(principal.owner, principal.rate_per_minute)
+    try:
+        allowed, retry_after = services.limiter.check(principal.owner, principal.rate_per_minute)
+    except LimitStoreUnavailable as exc:
+        message = f"{exc}; try again shortly"
+        raise ApiError(503, "rate_limit_unavailable", message, {"Retry-After": "5"}) from exc
     if not allowed:
         wait = max(1, int(retry_after + 0.999))
         who = "this address" if principal.anonymous else repr(principal.name)

@@ -26,7 +26,8 @@ _MEANING = {
     429: "Rate limit exceeded; retry after the Retry-After header's seconds.",
     500: "Unexpected server failure (logged).",
     503: "No index is open yet (the message says how to build one), or the identity provider's signing "
-    "keys cannot be fetched (code identity_provider_unavailable).",
+    "keys cannot be fetched (code identity_provider_unavailable), or the shared rate-limit store is "
+    "down with api.rate_limit.on_error=deny (code rate_limit_unavailable).",
 }
 
 

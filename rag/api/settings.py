@@ -8,6 +8,7 @@ from rag.api.audit import AuditSettings
 from rag.api.deps import ApiLimits
 from rag.api.oidc import OidcSettings
 from rag.api.security import SecuritySettings
+from rag.api.shared_limits import RateLimitSettings
 
 
 class ApiSettings(BaseModel):
@@ -36,4 +37,5 @@ class ApiSettings(BaseModel):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     limits: ApiLimits = Field(default_factory=ApiLimits)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
