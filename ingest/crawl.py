@@ -183,6 +183,10 @@ class Crawl:
         )
         return site
 
+    def _included(self, url: str) -> bool:
+        """Whether `ingest.crawl.include` lets the URL be ingested (not only read for its links)."""
+        return not self.settings.include or matches(url, self.settings.include)
+
     def _enqueue(self, site: SiteCrawl, queue: deque[tuple[str, str, int]], link: str, depth: int) -> None:
         norm = self._normalize(link)
         if norm is None or site_of(norm) != site.host:
@@ -245,13 +249,17 @@ class Crawl:
                 return self._answer(site, key, final, resp, prev)
             if prev is None or not headers:
                 return self._transient(site, key, final, "HTTP 304 to a request without validators", prev)
-            if not prev.ingest or self._is_current(prev.doc_id, site.root, prev.sha256):
+            if prev.ingest and self._is_current(prev.doc_id, site.root, prev.sha256):
                 site.not_modified += 1
-                if prev.ingest:
-                    site.unchanged.append((prev.doc_id, final))
-                    site.keep.add(prev.doc_id)
+                site.unchanged.append((prev.doc_id, final))
+                site.keep.add(prev.doc_id)
                 return prev.links, True
-            headers = {}  # the index lacks that version (or holds another): fetch it in full
+            if not prev.ingest and not self._included(final):
+                site.not_modified += 1  # read for its links only, and still not to be ingested
+                site.out_of_scope[prev.doc_id] = "not matched by ingest.crawl.include"
+                return prev.links, True
+            # The index lacks that version (or holds another, or the include globs changed): fetch in full.
+            headers = {}
         return [], False  # unreachable: the second request sends no validators
 
     def _follow(
@@ -368,7 +376,7 @@ class Crawl:
                 if named != key:
                     doc_id = named  # <link rel=canonical>: the page's own name for itself
                     site.seen.add(named)
-        if self.settings.include and not matches(url, self.settings.include):
+        if not self._included(url):
             site.out_of_scope[doc_id] = "not matched by ingest.crawl.include"
             why_not = why_not or "include"
         elif doc_id in site.keep:
