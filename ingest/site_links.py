@@ -16,11 +16,19 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LOC = re.compile(rb"<(?:\w+:)?loc>\s*(.*?)\s*</(?:\w+:)?loc>", re.S | re.I)
 _SITEMAP_INDEX = re.compile(rb"<(?:\w+:)?sitemapindex[\s>]", re.I)
+_ENCODED_SLASH = re.compile(r"%2f", re.I)
+#: Characters left as they are in a path; everything else is percent-encoded (upper-case hex).
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+def _encode_path(path: str) -> str:
+    """One spelling per path: `/ข่าว` and `/%E0%B8%82...` are the same page (an encoded `/` stays)."""
+    return "%2F".join(quote(unquote(part), safe=_PATH_SAFE) for part in _ENCODED_SLASH.split(path))
 
 
 def normalize_url(url: str, drop_params: Sequence[str] = ()) -> str | None:
@@ -44,6 +52,7 @@ def normalize_url(url: str, drop_params: Sequence[str] = ()) -> str | None:
     path = "/" + path.lstrip("/")  # normpath keeps a leading "//"
     if trailing and path != "/":
         path += "/"
+    path = _encode_path(path)
     query = parts.query
     if query and drop_params:
         kept = [

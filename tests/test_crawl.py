@@ -84,6 +84,12 @@ def test_canonical_urls_name_a_page_once() -> None:
     assert (
         canonical_url("http://agency.example:8080/a?b=1&utm_x=2", drop) == "http://agency.example:8080/a?b=1"
     )
+    thai = "http://agency.example/ข่าว/ประกาศ.html"
+    assert canonical_url(thai) == canonical_url(
+        "http://agency.example/%e0%b8%82%e0%b9%88%e0%b8%b2%e0%b8%a7/"
+        "%E0%B8%9B%E0%B8%A3%E0%B8%B0%E0%B8%81%E0%B8%B2%E0%B8%A8.html"
+    )
+    assert canonical_url("http://agency.example/a%2Fb/c d") == "http://agency.example/a%2Fb/c%20d"
     assert canonical_url("mailto:info@agency.example") is None
     assert canonical_url("javascript:void(0)") is None
 
@@ -284,3 +290,31 @@ def test_cli_crawl_with_include_and_page_limit(
     assert sorted(stored(settings)) == [site.base + "/docs/a.html", site.base + "/docs/b.html"]
     assert "/docs/c.html" not in [r.path for r in site.requests]
     assert (home / "crawl-state.sqlite").is_file()
+
+
+def test_a_page_read_only_for_links_is_fetched_in_full_once_the_include_globs_want_it(
+    site: Site, tmp_path: Path
+) -> None:
+    from ingest.crawl import Crawl
+    from ingest.crawl_settings import CrawlSettings
+    from ingest.fetch import FetchSettings
+
+    site.html("/", "Home", "Forms and notices.", ["/docs/a.html"], etag='"h1"')
+    site.html("/docs/a.html", "Form A", "Form A registers a birth.", etag='"a1"')
+    fetch = FetchSettings(min_interval_s=0)
+    state = tmp_path / "state.sqlite"
+
+    def crawl_once(include: list[str]) -> Any:
+        crawl = Crawl(CrawlSettings(include=include), fetch, state, lambda doc_id, root, raw: True)
+        try:
+            return crawl.crawl(site.base)
+        finally:
+            crawl.close(commit=True)
+
+    first = crawl_once(["/docs/*"])
+    assert [i.doc_id for i in first.items] == [site.base + "/docs/a.html"]
+    site.requests.clear()
+    second = crawl_once([])
+    assert [(r.status, "if-none-match" in r.headers) for r in site.asked("/")] == [(304, True), (200, False)]
+    assert [i.doc_id for i in second.items] == [site.base + "/"]
+    assert second.unchanged == [(site.base + "/docs/a.html", site.base + "/docs/a.html")]
