@@ -44,6 +44,8 @@ from ingest.sources import SourceItem
 logger = logging.getLogger(__name__)
 
 _REDIRECTS = (301, 302, 303, 307, 308)
+#: A progress line (`govrag -v ingest ...`) every this many URLs of a site.
+_PROGRESS_EVERY = 50
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _BINARY_EXT = {
     DocFormat.PDF: ".pdf",
@@ -164,6 +166,10 @@ class Crawl:
                 )
                 break
             key, url, depth = queue.popleft()
+            if site.requested and site.requested % _PROGRESS_EVERY == 0:
+                logger.info(
+                    "crawling %s: %d URLs requested, %d queued", site.root, site.requested, len(queue)
+                )
             links, ok = self._visit(site, key, url)
             if first and not ok:
                 site.complete = False

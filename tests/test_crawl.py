@@ -15,7 +15,7 @@ from docgen import FontMissing, docx_bytes, text_pdf
 from typer.testing import CliRunner
 
 from govrag.cli import app
-from ingest.site_links import canonical_url, normalize_url
+from ingest.site_links import canonical_url, html_links, normalize_url, sitemap_locs
 
 TH = "ประกาศสำนักงานเขต เรื่อง การยื่นคำขอมีบัตรประจำตัวประชาชน ผู้ยื่นคำขอต้องยื่นเอกสารภายในวันที่ห้า มกราคม"
 MS = "Bantuan wang ihsan banjir sebanyak lima ratus ringgit dibayar kepada setiap keluarga mangsa."
@@ -92,6 +92,25 @@ def test_canonical_urls_name_a_page_once() -> None:
     assert canonical_url("http://agency.example/a%2Fb/c d") == "http://agency.example/a%2Fb/c%20d"
     assert canonical_url("mailto:info@agency.example") is None
     assert canonical_url("javascript:void(0)") is None
+
+
+def test_links_sitemaps_and_robots_hints_are_read() -> None:
+    import gzip
+
+    page = (
+        b"<html><head><base href='/th/'><link rel='canonical' href='notice.html?utm_source=x'>"
+        b"<meta name='ROBOTS' content='noindex, follow'></head><body>"
+        b"<a href='form.pdf#page=2'>form</a><a href='/login' rel='nofollow'>x</a><area href='../map.html'>"
+        b"</body></html>"
+    )
+    found = html_links(page, "http://agency.example/index.html")
+    assert found.links == ["http://agency.example/th/form.pdf#page=2", "http://agency.example/map.html"]
+    assert found.canonical == "http://agency.example/th/notice.html?utm_source=x"
+    assert (found.noindex, found.nofollow) == (True, False)
+    urlset = b"<urlset><url><loc> http://agency.example/a?x=1&amp;y=2 </loc></url></urlset>"
+    assert sitemap_locs(gzip.compress(urlset), 10_000) == (False, ["http://agency.example/a?x=1&y=2"])
+    index = b"<?xml version='1.0'?><sitemapindex><sitemap><loc>/s1.xml</loc></sitemap></sitemapindex>"
+    assert sitemap_locs(index, 10_000) == (True, ["/s1.xml"])
 
 
 def test_first_crawl_discovers_follows_and_reports_every_url(
