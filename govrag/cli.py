@@ -163,11 +163,28 @@ def ingest(
     urls: Annotated[
         list[Path] | None, typer.Option(help="A file with one URL per line (repeatable).")
     ] = None,
+    crawl: Annotated[
+        bool, typer.Option("--crawl", help="Crawl the site of each URL (sitemaps, links) within its host.")
+    ] = False,
+    max_depth: Annotated[
+        int | None, typer.Option(min=0, help="--crawl: links followed from the start.")
+    ] = None,
+    max_pages: Annotated[
+        int | None, typer.Option(min=1, help="--crawl: most URLs requested per site.")
+    ] = None,
+    crawl_include: Annotated[
+        list[str] | None, typer.Option(help="--crawl: ingest only URL paths matching this glob (repeatable).")
+    ] = None,
+    crawl_exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="--crawl: never request URL paths matching this glob (repeatable)."),
+    ] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Ingest documents into the index, incrementally (unchanged documents are skipped)."""
+    from govrag.sync_cli import crawl_state_path, print_crawl
     from indices.embedder import EmbedderError
     from indices.errors import IndexError_, IndexFullError
     from ingest.pipeline import IngestOptions, Ingestor
@@ -179,6 +196,11 @@ def ingest(
         settings.ingest.include = list(include)
     if exclude:
         settings.ingest.exclude = list(exclude)
+    crawl_set = settings.ingest.crawl
+    crawl_set.max_depth = crawl_set.max_depth if max_depth is None else max_depth
+    crawl_set.max_pages = max_pages or crawl_set.max_pages
+    crawl_set.include = list(crawl_include or crawl_set.include)
+    crawl_set.exclude = list(crawl_exclude or crawl_set.exclude)
     group_list = (
         [g.strip() for g in groups.split(",") if g.strip()] if groups else settings.ingest.default_groups
     )
@@ -197,6 +219,8 @@ def ingest(
             prune=prune,
             dry_run=dry_run,
             url_lists=list(urls or []),
+            crawl=crawl,
+            crawl_state=crawl_state_path(settings),
         )
         columns = (
             TextColumn("[bold]ingest"),
@@ -222,6 +246,7 @@ def ingest(
         out.print_json(json.dumps(summary, ensure_ascii=False))
     else:
         console.print(_summary_table(summary))
+        print_crawl(summary.get("crawl") or [])
         for f in summary["failures"]:
             console.print(f"[yellow]failed[/yellow] {f['source']}: {f['reason']}")
     raise typer.Exit(1 if report.failed else 0)
@@ -482,6 +507,9 @@ app.add_typer(index_app, name="index")
 from govrag.keys_cli import keys_app  # noqa: E402  (imports nothing heavy either)
 
 app.add_typer(keys_app, name="keys")
+from govrag.sync_cli import sync  # noqa: E402  (imports nothing heavy either)
+
+app.command()(sync)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from ingest.fetch import Fetcher, FetchError
 from ingest.settings import IngestSettings
 from ingest.sources import URL_ROOT, SourceItem, discover, is_legacy_root, legacy_root_name
 from ingest.worker import ParseResult, ParserPool, ParseTask, WorkerConfig, init_worker, process
+
+if TYPE_CHECKING:
+    from ingest.crawl import Crawl, SiteCrawl
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,10 @@ class IngestOptions:
     prune: bool = False
     dry_run: bool = False
     url_lists: list[Path] = field(default_factory=list)
+    #: crawl the sites of http(s) SOURCEs (`ingest.crawl`) instead of fetching only those URLs
+    crawl: bool = False
+    #: the crawl's ETag/Last-Modified file (None: kept in memory for this run only)
+    crawl_state: Path | None = None
 
 
 @dataclass(slots=True)
@@ -77,6 +84,8 @@ class IngestReport:
     stage_s: dict[str, float] = field(default_factory=dict)
     elapsed_s: float = 0.0
     dry_run: bool = False
+    #: what `--crawl` did per site (requests, skipped and pruned URLs with their reasons)
+    crawl: list[dict[str, Any]] | None = None
 
     def count(self, status: str) -> int:
         """Number of documents with this status."""
@@ -90,7 +99,7 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         """Machine-readable summary."""
         written = [o for o in self.outcomes if o.status in ("new", "changed")]
-        return {
+        out = {
             "dry_run": self.dry_run,
             "documents": {s: self.count(s) for s in ("new", "changed", "unchanged", "failed", "pruned")},
             "chunks": sum(o.chunks for o in written),
@@ -100,6 +109,9 @@ class IngestReport:
             "elapsed_seconds": round(self.elapsed_s, 3),
             "failures": [{"doc_id": o.doc_id, "source": o.uri, "reason": o.reason} for o in self.failed],
         }
+        if self.crawl is not None:
+            out["crawl"] = self.crawl
+        return out
 
 
 class ProgressSink(Protocol):
@@ -149,6 +161,11 @@ def _conflict(item: SourceItem, agency: str, state: DocumentState) -> str:
             "or use that agency)"
         )
     return ""
+
+
+def _content_hash(fingerprint: str, raw: str) -> str:
+    """The hash stored with a document's chunks: its bytes' digest under the pipeline's fingerprint."""
+    return hashlib.sha256(f"{fingerprint}:{raw}".encode()).hexdigest()[:40]
 
 
 def _sha256_file(path: Path) -> str:
@@ -253,7 +270,7 @@ class Ingestor:
                         )
                         report.outcomes.append(DocOutcome(it.doc_id, it.uri, "failed", reason=reason))
                         continue
-                    hashed.append((it, hashlib.sha256(f"{fp}:{raw}".encode()).hexdigest()[:40], data))
+                    hashed.append((it, _content_hash(fp, raw), data))
                 self._timed("hash", t0)
                 states = self.index.document_states([h[0].doc_id for h in hashed]) if self.index else {}
                 for it, chash, data in hashed:
@@ -277,9 +294,18 @@ class Ingestor:
         started = time.perf_counter()
         self._timings = {}
         report = IngestReport(dry_run=opts.dry_run)
+        sites = [s for s in sources if opts.crawl and s.startswith(("http://", "https://"))]
         t0 = time.perf_counter()
-        found = discover(sources, self.settings.include, self.settings.exclude, opts.url_lists)
+        found = discover(
+            [s for s in sources if s not in sites],
+            self.settings.include,
+            self.settings.exclude,
+            opts.url_lists,
+        )
         self._timed("discover", t0)
+        crawl, crawled = self._crawl(sites, opts, report) if sites else (None, [])
+        for site in crawled:
+            found.items.extend(site.items)
         for prob in found.problems:
             report.outcomes.append(
                 DocOutcome(prob.doc_id or prob.uri, prob.uri, "failed", reason=prob.reason)
@@ -298,8 +324,12 @@ class Ingestor:
         finally:
             if fetcher is not None:
                 fetcher.close()
+            if crawl is not None:
+                crawl.close(commit=not opts.dry_run)
         if opts.prune:
             self._prune(found.items, found.complete_roots, sources, opts, report)
+        if crawled:
+            report.crawl = [self._prune_site(site, opts, report) for site in crawled]
         if (
             self.index is not None
             and not opts.dry_run
@@ -311,6 +341,47 @@ class Ingestor:
         report.stage_s = dict(self._timings)
         report.elapsed_s = time.perf_counter() - started
         return report
+
+    def _crawl(
+        self, sites: Sequence[str], opts: IngestOptions, report: IngestReport
+    ) -> tuple[Crawl, list[SiteCrawl]]:
+        """Crawl each site (`ingest.crawl`); pages answered 304 whose stored version is current are
+        reported unchanged here, transient errors failed (their stored copy is kept)."""
+        from ingest.crawl import Crawl
+
+        fp = self.pipeline_fingerprint(opts)
+
+        def is_current(doc_id: str, root: str, raw: str) -> bool:
+            state = self.index.document_states([doc_id]).get(doc_id) if self.index else None
+            return (
+                state is not None and state.complete_hash == _content_hash(fp, raw) and state.roots == {root}
+            )
+
+        t0 = time.perf_counter()
+        crawl = Crawl(self.settings.crawl, self.settings.fetch, opts.crawl_state, is_current)
+        crawled = []
+        try:
+            for start in sites:
+                site = crawl.crawl(start)
+                crawled.append(site)
+                report.outcomes.extend(DocOutcome(d, u, "unchanged") for d, u in site.unchanged)
+                report.outcomes.extend(DocOutcome(d, u, "failed", reason=r) for d, u, r in site.failed)
+        except BaseException:
+            crawl.close(commit=False)
+            raise
+        self._timed("crawl", t0)
+        return crawl, crawled
+
+    def _prune_site(self, site: SiteCrawl, opts: IngestOptions, report: IngestReport) -> dict[str, Any]:
+        """Remove the site's stored documents that its crawl found gone; returns the site's report."""
+        summary = site.summary()
+        stale = site.stale(self.index) if self.index is not None else []
+        if stale and self.index is not None and not opts.dry_run:
+            self.index.delete_documents([doc_id for doc_id, _, _ in stale])
+        for doc_id, source, reason in stale:
+            report.outcomes.append(DocOutcome(doc_id, source, "pruned", reason=reason))
+        summary["pruned"] = [{"doc_id": d, "source": s, "reason": r} for d, s, r in stale]
+        return summary
 
     def _worker_config(self, opts: IngestOptions) -> WorkerConfig:
         return WorkerConfig(

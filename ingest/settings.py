@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from ingest.chunker import ChunkerSettings
+from ingest.crawl_settings import CrawlSettings
 from ingest.fetch import FetchSettings
 from ingest.parser_settings import ParserSettings
 
@@ -23,3 +24,4 @@ class IngestSettings(BaseModel):
     parser: ParserSettings = Field(default_factory=ParserSettings)
     chunker: ChunkerSettings = Field(default_factory=ChunkerSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)

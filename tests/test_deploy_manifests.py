@@ -524,3 +524,29 @@ def test_compose_fixes_the_single_gpu_host_defects() -> None:
     assert vllm["environment"]["HF_HUB_OFFLINE"] == "1"
     devices = vllm["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["count"] == 1
+
+
+def test_sources_sync_cronjob_runs_govrag_sync_with_a_valid_sources_file_and_kept_crawl_state(
+    tmp_path: Path,
+) -> None:
+    from ingest.settings import IngestSettings
+    from ingest.sync_sources import load_sources
+
+    objects = _base_objects()
+    cron = _find(objects, "CronJob", "govrag-sources-sync")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = _containers(cron)
+    args = container["args"]
+    assert args[:2] == ["govrag", "sync"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert args[2] == mounts["sources"] + "/sources.yaml"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["GOVRAG_INGEST__CRAWL__STATE_FILE"].startswith(mounts["state"] + "/")
+    volumes = {v["name"]: v for v in cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]}
+    claim = volumes["state"]["persistentVolumeClaim"]["claimName"]
+    assert _find(objects, "PersistentVolumeClaim", claim)
+    config = _find(objects, "ConfigMap", volumes["sources"]["configMap"]["name"])
+    sources_file = tmp_path / "sources.yaml"  # the shipped file passes `govrag sync`'s own validation
+    sources_file.write_text(config["data"]["sources.yaml"], encoding="utf-8")
+    sources = load_sources(sources_file, IngestSettings())
+    assert [s.schedule for s, _ in sources] == [cron["spec"]["schedule"]]
