@@ -515,3 +515,39 @@ def epub_bytes(
         )
         out.writestr("OEBPS/content.opf", opf, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
+
+
+def table_pdf(
+    before: Sequence[str], rows: Sequence[Sequence[str]], after: Sequence[str], script: str, heading: str = ""
+) -> bytes:
+    """A one-page PDF: an optional heading, paragraphs, a ruled table (first row = header), paragraphs.
+
+    Cells are drawn by fpdf2's `table()` as government PDFs exported from Word look: one text run
+    per cell line, borders as lines, long cells wrapped onto several lines.
+    """
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    kw = {"collection_font_number": _CJK_SC_INDEX} if script == "cjk" else {}
+    pdf.add_font("body", fname=str(font_path(script)), **kw)
+    pdf.add_font("fallback", fname=str(font_path("latin")))
+    pdf.set_fallback_fonts(["fallback"])
+    pdf.add_page()
+    if heading:
+        pdf.set_font("body", size=20)
+        pdf.multi_cell(0, 12, heading, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    pdf.set_font("body", size=12)
+    for text in before:
+        pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    with pdf.table(first_row_as_headings=False, line_height=7) as table:
+        for row in rows:
+            cells = table.row()
+            for value in row:
+                cells.cell(value)
+    pdf.ln(3)
+    for text in after:
+        pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    return bytes(pdf.output())
