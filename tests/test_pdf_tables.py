@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import docgen
@@ -104,3 +105,47 @@ def test_grid_cells_from_rules_in_image_coordinates() -> None:
 
 
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
+
+TH_SCAN = [
+    ["หัวข้อ", "ค่าธรรมเนียม", "ระยะเวลา"],
+    ["ทำบัตรใหม่", "หนึ่งร้อยบาท", "เจ็ดวัน"],
+    ["บัตรหาย", "ยี่สิบบาท", "หนึ่งวัน"],
+]
+ZH_SCAN = [["服务", "费用", "办理时间"], ["身份证", "二十元", "七天"], ["护照", "一百元", "十四天"]]
+
+
+@pytest.mark.ocr
+@needs_tesseract
+def test_scanned_thai_table_pdf_is_read_as_rows_after_ocr() -> None:
+    _fonts_or_skip("thai")
+    doc = parse_bytes(docgen.scanned_table_pdf([TH[1]], TH_SCAN, "thai"), "scan.pdf")
+    assert doc.pages_ocr == 1
+    assert _tables(doc) == [
+        (
+            "หัวข้อ: ทำบัตรใหม่ | ค่าธรรมเนียม: หนึ่งร้อยบาท | ระยะเวลา: เจ็ดวัน\n"
+            "หัวข้อ: บัตรหาย | ค่าธรรมเนียม: ยี่สิบบาท | ระยะเวลา: หนึ่งวัน",
+            1,
+            [],
+        )
+    ]
+    assert [e.text for e in doc.elements if e.kind is ElementKind.TEXT] == [TH[1]]  # no "|" from the rules
+
+
+@pytest.mark.ocr
+@needs_tesseract
+def test_scanned_chinese_table_image_keeps_each_value_under_its_header() -> None:
+    _fonts_or_skip("cjk")
+    import io
+
+    buf = io.BytesIO()
+    docgen.scanned_table_image([ZH[1]], ZH_SCAN, "cjk").save(buf, "PNG", dpi=(300, 300))
+    doc = parse_bytes(buf.getvalue(), "scan.png")
+    tables = _tables(doc)
+    assert len(tables) == 1
+    rows = tables[0][0].split("\n")
+    # the structure is exact; single strokes of Chinese numerals (二/三, 百/自) are Tesseract's to misread
+    assert len(rows) == 2
+    assert re.fullmatch(r"服务: 身份证 \| 费用: .十元 \| 办理时间: 七天", rows[0]), rows[0]
+    assert re.fullmatch(r"服务: 护照 \| 费用: 一.元 \| 办理时间: 十四天", rows[1]), rows[1]
+    assert tables[0][1] == 1
+    assert [e.text for e in doc.elements if e.kind is ElementKind.TEXT] == [ZH[1]]

@@ -23,6 +23,7 @@ from ingest.parsed import ElementKind, ParsedDocument, ParseError
 from ingest.parser_settings import ParserSettings
 from ingest.parsers.limits import Deadline, require
 from ingest.parsers.ocr import OcrSession
+from ingest.parsers.ocr_tables import read_page
 from ingest.parsers.outline import Outline
 from ingest.parsers.pdf_tables import Table, Word, find_tables, match_lines, rules_from_content, text_position
 from ingest.parsers.tabular import add_table
@@ -55,7 +56,7 @@ def parse_pdf(data: bytes, settings: ParserSettings, filename: str = "") -> Pars
     ocr = OcrSession(settings)
     scanned: list[int] = []
     # first pass: text lines (with font sizes) and ruled tables per page, or OCR text for scanned pages
-    content: list[tuple[int, list[tuple[str, float]], str, list[Table]]] = []
+    content: list[tuple[int, list[tuple[str, float]], str, dict[int, tuple[int, Table]]]] = []
     with tempfile.TemporaryDirectory(prefix="govrag-pdf-") as tmp:
         pdf_path = Path(tmp) / "doc.pdf"
         for number in range(1, min(total, settings.max_pages) + 1):
@@ -68,11 +69,12 @@ def parse_pdf(data: bytes, settings: ParserSettings, filename: str = "") -> Pars
                 lines, words = [], []
             visible = sum(len("".join(text.split())) for text, _ in lines)
             if visible >= settings.ocr_min_chars_per_page:
-                content.append((number, lines, "", _tables(page, reader, words, number)))
+                spans = match_lines([text for text, _ in lines], _tables(page, reader, words, number))
+                content.append((number, lines, "", spans))
                 continue
             scanned.append(number)
             if not ocr.available():
-                content.append((number, lines, "", []))
+                content.append((number, lines, "", {}))
                 continue
             if not pdf_path.exists():
                 pdf_path.write_bytes(data)
@@ -80,12 +82,16 @@ def parse_pdf(data: bytes, settings: ParserSettings, filename: str = "") -> Pars
             if png is None:
                 warnings.append(f"page {number}: no text layer and the page could not be rendered for OCR")
                 continue
-            content.append((number, [], ocr.read(png, f"page {number}", deadline), []))
+            scan = read_page(ocr, png, f"page {number}", deadline)
+            if scan.spans:  # ruled tables: the OCR'd lines with the tables' spans
+                content.append((number, [(line, 0.0) for line in scan.lines], "", scan.spans))
+            else:
+                content.append((number, [], scan.text, {}))
     # second pass: body font size and heading levels are decided over the whole document
     outline = Outline()
     body, heading_sizes = _font_levels([line for _, lines, _, _ in content for line in lines])
-    for number, lines, ocr_text, tables in content:
-        _emit_lines(lines, outline, number, body, heading_sizes, tables, settings)
+    for number, lines, ocr_text, spans in content:
+        _emit_lines(lines, outline, number, body, heading_sizes, spans, settings)
         for paragraph in _PARAGRAPH_BREAK.split(ocr_text):
             outline.add(paragraph, ElementKind.TEXT, page=number)
     if scanned and not ocr.available():
@@ -230,7 +236,7 @@ def _emit_lines(
     page: int,
     body: float,
     heading_sizes: list[float],
-    tables: list[Table],
+    spans: dict[int, tuple[int, Table]],
     settings: ParserSettings,
 ) -> None:
     """Group lines into paragraphs (blank lines and headings break them); big short lines are TITLEs;
@@ -242,7 +248,6 @@ def _emit_lines(
             outline.add("\n".join(paragraph), ElementKind.TEXT, page=page)
             paragraph.clear()
 
-    spans = match_lines([text for text, _ in lines], tables) if tables else {}
     i = 0
     while i < len(lines):
         if i in spans:

@@ -85,24 +85,28 @@ def find_tables(words: Sequence[Word], rules: Rules, y_up: bool, scale: float = 
 
     `scale` converts the point thresholds to the page's units (pixels per point for scans).
     """
-    tables: list[Table] = []
-    for grid in _grids(rules, y_up, scale):
-        inside = [w for w in words if w.text.strip() and grid.contains(w)]
-        if not inside:
-            continue
-        cells: dict[tuple[int, int], list[Word]] = {}
-        for word in inside:
-            cells.setdefault(grid.cell(word), []).append(word)
-        n_rows, n_cols = len(grid.ys) - 1, len(grid.xs) - 1
-        rows = [[_cell_text(cells.get((r, c), []), y_up) for c in range(n_cols)] for r in range(n_rows)]
-        rows = [row for row in rows if any(row)]
-        if len(rows) >= 2 and max(sum(1 for c in row if c) for row in rows) >= 2:
-            tables.append(Table(rows, inside))
+    tables = [t for t in (fill_grid(grid, words) for grid in grids(rules, y_up, scale)) if t is not None]
     top = (lambda t: -max(w.y for w in t.words)) if y_up else (lambda t: min(w.y for w in t.words))
     return sorted(tables, key=top)
 
 
-def _grids(rules: Rules, y_up: bool, scale: float) -> list[Grid]:
+def fill_grid(grid: Grid, words: Sequence[Word]) -> Table | None:
+    """The table of the words inside `grid`, or None when it holds less than two rows by two columns."""
+    inside = [w for w in words if w.text.strip() and grid.contains(w)]
+    if not inside:
+        return None
+    cells: dict[tuple[int, int], list[Word]] = {}
+    for word in inside:
+        cells.setdefault(grid.cell(word), []).append(word)
+    n_rows, n_cols = len(grid.ys) - 1, len(grid.xs) - 1
+    rows = [[_cell_text(cells.get((r, c), []), grid.y_up) for c in range(n_cols)] for r in range(n_rows)]
+    rows = [row for row in rows if any(row)]
+    if len(rows) >= 2 and max(sum(1 for c in row if c) for row in rows) >= 2:
+        return Table(rows, inside)
+    return None
+
+
+def grids(rules: Rules, y_up: bool, scale: float = 1.0) -> list[Grid]:
     """Connected groups of rules with at least 3 distinct positions each way."""
     merge, min_len = _MERGE_PT * scale, _MIN_RULE_PT * scale
     hs = [h for h in rules.horizontal if h[2] - h[1] >= min_len]
@@ -150,13 +154,16 @@ def _cell_text(words: list[Word], y_up: bool) -> str:
     """A cell's words in reading order: lines top to bottom, joined as the script wants."""
     if not words:
         return ""
-    lines: list[list[Word]] = []
-    for word in sorted(words, key=lambda w: -w.y if y_up else w.y):
-        if lines and abs(lines[-1][0].y - word.y) <= 0.4 * max(word.size, 1.0):
-            lines[-1].append(word)
+    lines: list[list[Word]] = []  # in the order the words came (reading order within a line)
+    for word in words:
+        for line in lines:
+            if abs(line[0].y - word.y) <= 0.5 * max(word.size, line[0].size, 1.0):
+                line.append(word)
+                break
         else:
             lines.append([word])
-    texts = [_line_text(sorted(line, key=lambda w: w.x)) for line in lines]
+    lines.sort(key=lambda line: -line[0].y if y_up else line[0].y)
+    texts = [_line_text(line) for line in lines]
     out = ""
     for text in texts:
         out = _join(out, text) if out else text
@@ -295,6 +302,8 @@ def match_lines(lines: Sequence[str], tables: Sequence[Table]) -> dict[int, tupl
     A table that does not match exactly (text mixed into its lines) is left to the text flow.
     """
     found: dict[int, tuple[int, Table]] = {}
+    if not tables:
+        return found
     i = 0
     pending = list(tables)
     while i < len(lines) and pending:
