@@ -9,6 +9,8 @@ reads the EPUB's XHTML), so each test checks the text, the page (slide/sheet/cha
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -223,6 +225,12 @@ def test_conversion_timeout_names_the_file_and_the_limit(office_file: Callable[[
         "timed out: LibreOffice took over 0.05 s to convert RTF circular.rtf "
         "(raise ingest.parser.convert_timeout_s)"
     )
+    stragglers = []
+    for pid in _children(os.getpid()):
+        with contextlib.suppress(OSError):
+            if b"soffice" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                stragglers.append(pid)
+    assert stragglers == []  # the whole process group was killed and reaped
 
 
 @needs_soffice
@@ -262,3 +270,68 @@ def test_odf_zip_bomb_is_refused_before_libreoffice_runs() -> None:
     data = _odf("application/vnd.oasis.opendocument.spreadsheet", b"<x/>" * 100)
     with pytest.raises(ParseError, match=r"^zip bomb: ODS expands to .* > limit 100 bytes"):
         parse_bytes(data, "big.ods", ParserSettings(max_decompressed_bytes=100))
+
+
+def _children(parent: int) -> list[int]:
+    """Pids of the processes whose parent is `parent` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux setpriv not installed")
+def test_the_converter_dies_with_a_killed_worker(tmp_path: Path) -> None:
+    """A hung conversion (a stand-in soffice that never returns) dies when its worker is SIGKILLed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fake = tmp_path / "hung-soffice"
+    fake.write_text("#!/bin/sh\nexec sleep 600\n")
+    fake.chmod(0o755)
+    source = tmp_path / "circular.rtf"
+    source.write_bytes(docgen.rtf_bytes(WORD_BLOCKS))
+    script = (
+        "import sys; from pathlib import Path; from ingest.parsers import parse_path; "
+        "from ingest.parser_settings import ParserSettings; "
+        "parse_path(Path(sys.argv[1]), ParserSettings(soffice_cmd=sys.argv[2], convert_timeout_s=600))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "TMPDIR": str(tmp_path)}
+    worker = subprocess.Popen([sys.executable, "-c", script, str(source), str(fake)], env=env)
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not children and time.monotonic() < deadline and worker.poll() is None:
+            children = _children(worker.pid)
+            time.sleep(0.05)
+        assert children, "the converter was never started"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in children if _alive(pid)] == []
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=30)
+        for pid in children:  # never leave the stand-in behind, even when the test fails
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
