@@ -76,18 +76,13 @@ PARSERS: dict[str, Parser] = {
     DocFormat.MSG: _lazy("email", "parse_msg"),
     DocFormat.IMAGE: _lazy("ocr", "parse_image"),
     DocFormat.EPUB: _lazy("epub", "parse_epub"),
-    **{
-        fmt: _converted(fmt.value)
-        for fmt in (
-            DocFormat.DOC,
-            DocFormat.XLS,
-            DocFormat.PPT,
-            DocFormat.ODT,
-            DocFormat.ODS,
-            DocFormat.ODP,
-            DocFormat.RTF,
-        )
-    },
+    DocFormat.DOC: _converted("doc"),
+    DocFormat.XLS: _converted("xls"),
+    DocFormat.PPT: _converted("ppt"),
+    DocFormat.ODT: _converted("odt"),
+    DocFormat.ODS: _converted("ods"),
+    DocFormat.ODP: _converted("odp"),
+    DocFormat.RTF: _converted("rtf"),
 }
 
 
