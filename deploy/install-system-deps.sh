@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Debian packages govrag uses on one machine: Tesseract OCR with the language packs of our eleven
 # languages, poppler (PDF rendering for OCR), fonts that cover every script (tests render documents and
-# screenshots with them), Chromium for the widget's browser tests, and redis-server (rate limits shared
-# by API replicas; the tests start their own instance on loopback). Idempotent; needs root.
+# screenshots with them), headless LibreOffice (Writer/Calc/Impress without the GUI: it converts legacy
+# .doc/.xls/.ppt, ODT/ODS/ODP and RTF for the parsers; 72 packages, ~100 MB download, ~300 MB
+# installed), Chromium for the widget's browser tests, and redis-server (rate limits shared by API
+# replicas; the tests start their own instance on loopback). Idempotent; needs root.
 set -euo pipefail
 packages=(
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-tha tesseract-ocr-vie tesseract-ocr-ind tesseract-ocr-msa
   tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-tam tesseract-ocr-mya tesseract-ocr-khm
   tesseract-ocr-lao tesseract-ocr-script-thai
   poppler-utils
+  libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   fonts-noto-core fonts-noto-cjk fonts-thai-tlwg fonts-khmeros fonts-noto-extra
   chromium
   redis-server

@@ -23,7 +23,7 @@ from ingest.parsers import parse_path
 #: File extensions the reader handles (what `SimpleDirectoryReader` should route to it).
 EXTENSIONS = (
     ".pdf", ".docx", ".pptx", ".xlsx", ".html", ".htm", ".md", ".markdown", ".txt", ".eml", ".msg",
-    ".png", ".jpg", ".jpeg", ".tif", ".tiff",
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".doc", ".xls", ".ppt", ".odt", ".ods", ".odp", ".rtf", ".epub",
 )  # fmt: skip
 
 

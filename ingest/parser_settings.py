@@ -50,6 +50,11 @@ class ParserSettings(BaseModel):
     parse_timeout_s: float = Field(
         default=600.0, gt=0, description="Wall-clock budget for one document, checked between pages."
     )
+    convert_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Kill a LibreOffice conversion (DOC/XLS/PPT/ODT/ODS/ODP/RTF) after this long.",
+    )
     text_encoding: str | None = Field(
         default=None, description="Force this codec for plain text/CSV/Markdown instead of detecting it."
     )
@@ -88,3 +93,6 @@ class ParserSettings(BaseModel):
     ocr_max_pages: int = Field(default=500, ge=0, description="OCR at most this many pages per document.")
     tesseract_cmd: str = Field(default="tesseract", description="Tesseract executable (name or path).")
     pdftoppm_cmd: str = Field(default="pdftoppm", description="Poppler renderer used to rasterize PDF pages.")
+    soffice_cmd: str = Field(
+        default="soffice", description="LibreOffice executable that converts legacy and OpenDocument files."
+    )

@@ -34,6 +34,14 @@ class DocFormat(StrEnum):
     EML = "eml"
     MSG = "msg"
     IMAGE = "image"
+    DOC = "doc"
+    XLS = "xls"
+    PPT = "ppt"
+    ODT = "odt"
+    ODS = "ods"
+    ODP = "odp"
+    RTF = "rtf"
+    EPUB = "epub"
 
 
 #: Extensions of text formats: binary content behind one of these is refused.
@@ -62,6 +70,14 @@ BINARY_EXTENSIONS: dict[str, DocFormat] = {
     ".jpeg": DocFormat.IMAGE,
     ".tif": DocFormat.IMAGE,
     ".tiff": DocFormat.IMAGE,
+    ".doc": DocFormat.DOC,
+    ".xls": DocFormat.XLS,
+    ".ppt": DocFormat.PPT,
+    ".odt": DocFormat.ODT,
+    ".ods": DocFormat.ODS,
+    ".odp": DocFormat.ODP,
+    ".rtf": DocFormat.RTF,
+    ".epub": DocFormat.EPUB,
 }
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -79,7 +95,6 @@ _UNSUPPORTED_MAGIC = (
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"Rar!\x1a\x07", "a RAR archive"),
     (b"\x7fELF", "an ELF executable"),
-    (b"{\\rtf", "an RTF document (save it as DOCX or PDF)"),
     (b"\xfd7zXZ\x00", "an xz archive"),
     (b"\x00\x00\x00\x18ftyp", "an MP4 video"),
     (b"\x00\x00\x00\x20ftyp", "an MP4 video"),
@@ -163,6 +178,8 @@ def _binary_format(data: bytes, ext: str) -> tuple[DocFormat, str] | None:
         return DocFormat.PDF, "a PDF document"
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _zip_format(data), "a zip container"
+    if data.startswith(b"{\\rtf"):
+        return DocFormat.RTF, "an RTF document"
     if data.startswith(_OLE_MAGIC):
         return _ole_format(data, ext), "an Office/Outlook binary file"
     for magic, name in _IMAGE_MAGIC:
@@ -201,21 +218,76 @@ def _zip_format(data: bytes) -> DocFormat:
         return DocFormat.PPTX
     if "xl/workbook.xml" in names:
         return DocFormat.XLSX
-    if "mimetype" in names and "content.xml" in names:
-        raise ParseError("unsupported format: OpenDocument (ODT/ODS/ODP); save it as DOCX/XLSX/PPTX or PDF")
-    if "META-INF/container.xml" in names:
-        raise ParseError("unsupported format: EPUB e-book")
+    if "mimetype" in names or "META-INF/container.xml" in names:
+        fmt = _package_format(data, names)
+        if fmt is not None:
+            return fmt
     if "[Content_Types].xml" in names:
         raise ParseError("unsupported Office Open XML package: no word/, ppt/ or xl/ main part")
     raise ParseError("unsupported format: a zip archive (unpack it and ingest the files inside)")
 
 
+#: ODF `mimetype` member prefix -> format (templates such as "...text-template" included).
+_ODF_TYPES = (
+    ("application/vnd.oasis.opendocument.text", DocFormat.ODT),
+    ("application/vnd.oasis.opendocument.spreadsheet", DocFormat.ODS),
+    ("application/vnd.oasis.opendocument.presentation", DocFormat.ODP),
+)
+#: Root streams of the legacy Office binaries, in the order they are looked for.
+_OLE_STREAMS = (
+    ("WordDocument", DocFormat.DOC),
+    ("PowerPoint Document", DocFormat.PPT),
+    ("Workbook", DocFormat.XLS),
+    ("Book", DocFormat.XLS),  # Excel 5/95
+)
+
+
+def _package_format(data: bytes, names: set[str]) -> DocFormat | None:
+    """ODT/ODS/ODP/EPUB from the zip's `mimetype` member; other OpenDocument kinds are refused."""
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            mimetype = (
+                archive.read("mimetype")[:200].decode("ascii", "replace").strip()
+                if ("mimetype" in names)
+                else ""
+            )
+    except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as exc:
+        raise ParseError(f"corrupt zip container (ODF/EPUB?): {exc}") from exc
+    for prefix, fmt in _ODF_TYPES:
+        if mimetype.startswith(prefix):
+            return fmt
+    if mimetype == "application/epub+zip" or (not mimetype and "META-INF/container.xml" in names):
+        return DocFormat.EPUB
+    if mimetype.startswith("application/vnd.oasis.opendocument."):
+        kind = mimetype.rsplit(".", 1)[-1]
+        raise ParseError(f"unsupported format: OpenDocument {kind} (only text, spreadsheet and presentation)")
+    return None
+
+
 def _ole_format(data: bytes, ext: str) -> DocFormat:
-    """OLE compound files: Outlook MSG is parsed; encrypted OOXML and legacy .doc/.xls/.ppt are refused."""
+    """OLE compound files: Outlook MSG and legacy Word/Excel/PowerPoint (by their root stream)."""
     if "EncryptedPackage".encode("utf-16-le") in data:
         raise ParseError("encrypted Office document (password required): save an unprotected copy")
     if ext == ".msg" or "__substg1.0_".encode("utf-16-le") in data:
         return DocFormat.MSG
+    roots = _ole_root_streams(data)
+    for stream, fmt in _OLE_STREAMS:
+        if stream in roots:
+            return fmt
     raise ParseError(
-        "unsupported format: legacy Office binary (.doc/.xls/.ppt); save it as DOCX/XLSX/PPTX or PDF"
+        "unsupported OLE compound file: not a Word, Excel, PowerPoint or Outlook file "
+        f"(root streams: {', '.join(sorted(roots)) or 'none readable'})"
     )
+
+
+def _ole_root_streams(data: bytes) -> set[str]:
+    """Names of the streams at the root of an OLE compound file (empty when its directory is unreadable)."""
+    try:
+        import olefile
+    except ImportError:  # extract-msg depends on olefile; without it, look for the names' UTF-16 bytes
+        return {name for name, _ in _OLE_STREAMS if name.encode("utf-16-le") + b"\0\0" in data}
+    try:
+        with olefile.OleFileIO(data) as ole:
+            return {entry[0] for entry in ole.listdir(streams=True, storages=False) if len(entry) == 1}
+    except Exception:  # olefile raises OSError, struct.error, IndexError... on damaged directories
+        return set()

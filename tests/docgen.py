@@ -395,3 +395,197 @@ def binary_with_text_extension() -> bytes:
 
     rng = random.Random(3)
     return bytes(rng.randrange(256) for _ in range(4096))
+
+
+# -- legacy, OpenDocument, RTF and EPUB --------------------------------------------------------------
+
+
+def soffice_convert(files: dict[str, bytes], target: str, timeout: float = 300) -> dict[str, bytes]:
+    """Convert files (name -> bytes) to `target` ("doc", "odt", "xls"...) in one LibreOffice run.
+
+    Returns stem -> converted bytes. One run converts them all (LibreOffice starts in ~2 s); the
+    profile is private so this may run next to the parsers' own conversions.
+    """
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="govrag-docgen-") as tmp:
+        root = Path(tmp)
+        for name, data in files.items():
+            (root / name).write_bytes(data)
+        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8"}
+        argv = [
+            "soffice",
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation={(root / 'profile').as_uri()}",
+            "--convert-to",
+            target,
+            "--outdir",
+            str(root / "out"),
+            *(str(root / name) for name in files),
+        ]
+        subprocess.run(argv, env=env, cwd=tmp, capture_output=True, timeout=timeout, check=True)
+        return {p.stem: p.read_bytes() for p in (root / "out").iterdir()}
+
+
+def _rtf_text(text: str) -> str:
+    """RTF-escape text: ASCII as is (braces/backslashes escaped), the rest as \\uN? (signed 16-bit)."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in "\\{}":
+            out.append("\\" + ch)
+        elif code < 128:
+            out.append(ch)
+        else:
+            out.append(f"\\u{code if code < 32768 else code - 65536}?")
+    return "".join(out)
+
+
+def rtf_bytes(blocks: Sequence[tuple[str, object]]) -> bytes:
+    """An RTF document from (kind, content): "h1"/"h2" headings (styles with outline levels), "p"
+    paragraphs, "table" rows (first row = header). Written by hand, as Word/WordPad would."""
+    parts = [
+        r"{\rtf1\ansi\ansicpg1252\deff0",
+        r"{\fonttbl{\f0\fnil Noto Sans;}}",
+        r"{\stylesheet{\s0 Normal;}{\s1\outlinelevel0\b\fs36 heading 1;}"
+        r"{\s2\outlinelevel1\b\fs28 heading 2;}}",
+    ]
+    for kind, content in blocks:
+        if kind in ("h1", "h2"):
+            level = int(kind[1])
+            parts.append(rf"\pard\s{level}\outlinelevel{level - 1}\b {_rtf_text(str(content))}\b0\par")
+        elif kind == "p":
+            parts.append(rf"\pard\s0 {_rtf_text(str(content))}\par")
+        elif kind == "table":
+            for row in content:  # type: ignore[attr-defined]
+                cells = list(row)
+                edges = "".join(rf"\cellx{2500 * (i + 1)}" for i in range(len(cells)))
+                body = "".join(rf"\pard\intbl {_rtf_text(str(c))}\cell" for c in cells)
+                parts.append(rf"\trowd{edges}{body}\row")
+            parts.append(r"\pard\par")
+    parts.append("}")
+    return "\n".join(parts).encode("ascii")
+
+
+def epub_bytes(
+    chapters: Sequence[tuple[str, Sequence[str]]], title: str, lang: str, headings: bool = True
+) -> bytes:
+    """An EPUB 3 book: each chapter (title, paragraphs) is an XHTML file listed in the spine and the
+    nav document; with `headings=False` the chapter files have no <h1> (titles only in the nav)."""
+    from html import escape
+
+    def xhtml(head: str, body: str) -> str:
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" '
+            f'xmlns:epub="http://www.idpf.org/2007/ops" lang="{lang}"><head><title>{escape(head)}</title>'
+            f"</head><body>{body}</body></html>"
+        )
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as out:
+        out.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")  # stored, first
+        out.writestr(
+            "META-INF/container.xml",
+            '<?xml version="1.0"?><container version="1.0" '
+            'xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
+            '<rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+            "</rootfiles></container>",
+            zipfile.ZIP_DEFLATED,
+        )
+        items, refs, links = [], [], []
+        for n, (head, paragraphs) in enumerate(chapters, start=1):
+            body = (f"<h1>{escape(head)}</h1>" if headings else "") + "".join(
+                f"<p>{escape(p)}</p>" for p in paragraphs
+            )
+            out.writestr(f"OEBPS/text/ch{n}.xhtml", xhtml(head, body), zipfile.ZIP_DEFLATED)
+            items.append(f'<item id="ch{n}" href="text/ch{n}.xhtml" media-type="application/xhtml+xml"/>')
+            refs.append(f'<itemref idref="ch{n}"/>')
+            links.append(f'<li><a href="text/ch{n}.xhtml">{escape(head)}</a></li>')
+        nav = f'<nav epub:type="toc"><ol>{"".join(links)}</ol></nav>'
+        out.writestr("OEBPS/nav.xhtml", xhtml("Contents", nav), zipfile.ZIP_DEFLATED)
+        opf = (
+            '<?xml version="1.0" encoding="utf-8"?><package xmlns="http://www.idpf.org/2007/opf" '
+            'version="3.0" unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f'<dc:identifier id="id">urn:uuid:govrag-test</dc:identifier><dc:title>{escape(title)}</dc:title>'
+            f"<dc:language>{lang}</dc:language><dc:date>2025-01-06</dc:date></metadata><manifest>"
+            '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+            f"{''.join(items)}</manifest><spine>{''.join(refs)}</spine></package>"
+        )
+        out.writestr("OEBPS/content.opf", opf, zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def table_pdf(
+    before: Sequence[str], rows: Sequence[Sequence[str]], after: Sequence[str], script: str, heading: str = ""
+) -> bytes:
+    """A one-page PDF: an optional heading, paragraphs, a ruled table (first row = header), paragraphs.
+
+    Cells are drawn by fpdf2's `table()` as government PDFs exported from Word look: one text run
+    per cell line, borders as lines, long cells wrapped onto several lines.
+    """
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    kw = {"collection_font_number": _CJK_SC_INDEX} if script == "cjk" else {}
+    pdf.add_font("body", fname=str(font_path(script)), **kw)
+    pdf.add_font("fallback", fname=str(font_path("latin")))
+    pdf.set_fallback_fonts(["fallback"])
+    pdf.add_page()
+    if heading:
+        pdf.set_font("body", size=20)
+        pdf.multi_cell(0, 12, heading, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    pdf.set_font("body", size=12)
+    for text in before:
+        pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    with pdf.table(first_row_as_headings=False, line_height=7) as table:
+        for row in rows:
+            cells = table.row()
+            for value in row:
+                cells.cell(value)
+    pdf.ln(3)
+    for text in after:
+        pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    return bytes(pdf.output())
+
+
+def scanned_table_image(before: Sequence[str], rows: Sequence[Sequence[str]], script: str, px: int = 44):  # type: ignore[no-untyped-def]
+    """A 300 dpi page image: lines of text, then a ruled table (first row = header); returns PIL Image.
+
+    Columns are as wide as their longest cell; rules are 3 px dark lines, as a scanner renders them.
+    """
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    kw = {"index": _CJK_SC_INDEX} if script == "cjk" else {}
+    font = ImageFont.truetype(str(font_path(script)), px, layout_engine=ImageFont.Layout.RAQM, **kw)
+    pad, line_h = 30, int(px * 2.0)
+    widths = [max(int(font.getlength(str(row[c]))) for row in rows) + 2 * pad for c in range(len(rows[0]))]
+    row_h = line_h + pad
+    top = 120 + line_h * len(before) + 60
+    width = max(2200, 240 + sum(widths))
+    image = Image.new("L", (width, top + row_h * len(rows) + 200), 255)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(before):
+        draw.text((120, 100 + i * line_h), line, font=font, fill=20)
+    xs = [120]
+    for w in widths:
+        xs.append(xs[-1] + w)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            draw.text((xs[c] + pad, top + r * row_h + pad // 2 + 8), str(value), font=font, fill=20)
+    for r in range(len(rows) + 1):
+        draw.line([(xs[0], top + r * row_h), (xs[-1], top + r * row_h)], fill=30, width=3)
+    for x in xs:
+        draw.line([(x, top), (x, top + row_h * len(rows))], fill=30, width=3)
+    return image.filter(ImageFilter.GaussianBlur(0.8))
+
+
+def scanned_table_pdf(before: Sequence[str], rows: Sequence[Sequence[str]], script: str) -> bytes:
+    """`scanned_table_image` as a one-page PDF without a text layer."""
+    buf = io.BytesIO()
+    scanned_table_image(before, rows, script).save(buf, "PDF", resolution=300.0)
+    return buf.getvalue()

@@ -430,7 +430,8 @@ BAD_INPUTS = [
         lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600,
         "old.doc",
         None,
-        "unsupported format: legacy Office binary (.doc/.xls/.ppt); save it as DOCX/XLSX/PPTX or PDF",
+        "unsupported OLE compound file: not a Word, Excel, PowerPoint or Outlook file "
+        "(root streams: none readable)",
     ),
     (
         "encrypted-ooxml",

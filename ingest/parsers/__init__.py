@@ -13,7 +13,9 @@ partitioner fails offline; no argument or environment variable avoids it (`langu
 the private `unstructured.nlp.tokenize._get_nlp` does. It also sends an analytics ping on import
 unless `DO_NOT_TRACK=1`, pulls spaCy/numba (~600 MB), and its title/narrative heuristics are English-only
 (unspaced Thai paragraphs come out as titles). For the formats it would add (ODT, RTF, EPUB) the work is
-done by pandoc, which `pypandoc-binary` ships; that is the better route if they are needed.
+done instead by headless LibreOffice (`ingest.parsers.libreoffice`: legacy DOC/XLS/PPT, ODT/ODS/ODP,
+RTF, converted to DOCX/XLSX/PPTX and read by the parsers above) and, for EPUB, by reading its XHTML
+chapters with the HTML parser (`ingest.parsers.epub`); pandoc is not needed for either.
 """
 
 from __future__ import annotations
@@ -47,6 +49,19 @@ def _lazy(module: str, func: str) -> Parser:
     return run
 
 
+def _converted(source: str) -> Parser:
+    """A format LibreOffice converts to DOCX/XLSX/PPTX first (imported on first use)."""
+
+    def run(data: bytes, settings: ParserSettings, filename: str) -> ParsedDocument:
+        from ingest.parsers.libreoffice import parse_converted
+
+        return parse_converted(source, data, settings, filename)
+
+    run.__name__ = f"libreoffice.{source}"
+    run.__doc__ = f"{source.upper()} converted by `ingest.parsers.libreoffice`, then parsed."
+    return run
+
+
 #: Format name (a `DocFormat` value) -> parser.
 PARSERS: dict[str, Parser] = {
     DocFormat.PDF: _lazy("pdf", "parse_pdf"),
@@ -60,6 +75,14 @@ PARSERS: dict[str, Parser] = {
     DocFormat.EML: _lazy("email", "parse_eml"),
     DocFormat.MSG: _lazy("email", "parse_msg"),
     DocFormat.IMAGE: _lazy("ocr", "parse_image"),
+    DocFormat.EPUB: _lazy("epub", "parse_epub"),
+    DocFormat.DOC: _converted("doc"),
+    DocFormat.XLS: _converted("xls"),
+    DocFormat.PPT: _converted("ppt"),
+    DocFormat.ODT: _converted("odt"),
+    DocFormat.ODS: _converted("ods"),
+    DocFormat.ODP: _converted("odp"),
+    DocFormat.RTF: _converted("rtf"),
 }
 
 

@@ -30,7 +30,6 @@ from ingest.parent_watch import pdeathsig_argv
 from ingest.parsed import Element, ParsedDocument, ParseError
 from ingest.parser_settings import ParserSettings
 from ingest.parsers.limits import Deadline, require
-from ingest.parsers.text import text_elements
 
 logger = logging.getLogger(__name__)
 
@@ -73,25 +72,35 @@ class OcrSession:
 
     def read(self, png: bytes, where: str, deadline: Deadline | None = None) -> str:
         """OCR one page image (PNG bytes); returns cleaned text ("" and a warning on failure)."""
+        return self._read(png, where, deadline, boxes=False)[0]
+
+    def read_with_boxes(self, png: bytes, where: str, deadline: Deadline | None = None) -> tuple[str, str]:
+        """`read`, plus the same recognition pass's word boxes as Tesseract TSV (raw, uncleaned)."""
+        return self._read(png, where, deadline, boxes=True)
+
+    def _read(self, png: bytes, where: str, deadline: Deadline | None, boxes: bool) -> tuple[str, str]:
         if self.pages >= self.settings.ocr_max_pages:
             self.warnings.append(f"{where}: not OCR'd, over ocr_max_pages={self.settings.ocr_max_pages}")
-            return ""
+            return "", ""
         timeout = min(self.settings.ocr_page_timeout_s, deadline.remaining() if deadline else 1e9)
         try:
             if self.languages is None:
                 self.languages = choose_languages(png, self.settings, timeout)
                 logger.info("OCR languages for this document: %s", self.languages)
-            text = run_tesseract(png, self.languages, self.settings, timeout)
+            if boxes:
+                text, tsv = run_tesseract_boxes(png, self.languages, self.settings, timeout)
+            else:
+                text, tsv = run_tesseract(png, self.languages, self.settings, timeout), ""
         except subprocess.TimeoutExpired:
             self.warnings.append(
                 f"{where}: OCR timed out after {timeout:g} s (ingest.parser.ocr_page_timeout_s)"
             )
-            return ""
+            return "", ""
         except (OSError, RuntimeError) as exc:
             self.warnings.append(f"{where}: OCR failed: {exc}")
-            return ""
+            return "", ""
         self.pages += 1
-        return clean_ocr_text(text, self.languages)
+        return clean_ocr_text(text, self.languages), tsv
 
 
 @lru_cache(maxsize=8)
@@ -108,11 +117,13 @@ def installed_languages(cmd: str = "tesseract") -> frozenset[str]:
     return frozenset(line.strip() for line in lines[1:] if line.strip() and " " not in line.strip())
 
 
-def _tesseract(png: bytes, args: list[str], settings: ParserSettings, timeout: float) -> str:
+def _tesseract(
+    png: bytes, args: list[str], settings: ParserSettings, timeout: float, output: str = "stdout"
+) -> str:
     """Run Tesseract on PNG bytes from stdin; stdout text. One thread: pages run in a process pool."""
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     proc = subprocess.run(
-        pdeathsig_argv([settings.tesseract_cmd, "stdin", "stdout", *args]),
+        pdeathsig_argv([settings.tesseract_cmd, "stdin", output, *args]),
         input=png,
         capture_output=True,
         timeout=timeout,
@@ -136,6 +147,29 @@ def run_tesseract(png: bytes, languages: str, settings: ParserSettings, timeout:
     """OCR a page with the given packs ("tha+eng") and their page segmentation mode."""
     psm = page_segmentation(languages, settings)
     return _tesseract(png, ["-l", languages, "--psm", str(psm)], settings, timeout)
+
+
+def run_tesseract_boxes(
+    png: bytes, languages: str, settings: ParserSettings, timeout: float
+) -> tuple[str, str]:
+    """One recognition pass written twice: as text and as TSV word boxes (in a private temp dir)."""
+    import tempfile
+    from pathlib import Path
+
+    psm = page_segmentation(languages, settings)
+    with tempfile.TemporaryDirectory(prefix="govrag-ocr-") as tmp:
+        base = Path(tmp) / "page"
+        _tesseract(
+            png, ["-l", languages, "--psm", str(psm), "txt", "tsv"], settings, timeout, output=str(base)
+        )
+        text = base.with_suffix(".txt").read_text("utf-8", "replace")
+        return text, base.with_suffix(".tsv").read_text("utf-8", "replace")
+
+
+def run_tesseract_tsv(png: bytes, languages: str, settings: ParserSettings, timeout: float) -> str:
+    """OCR an image (a strip of a page) with these packs, returning only Tesseract's TSV word boxes."""
+    psm = page_segmentation(languages, settings)
+    return _tesseract(png, ["-l", languages, "--psm", str(psm), "tsv"], settings, timeout)
 
 
 def choose_languages(png: bytes, settings: ParserSettings, timeout: float) -> str:
@@ -296,11 +330,11 @@ def parse_image(data: bytes, settings: ParserSettings, filename: str = "") -> Pa
     deadline = Deadline(settings.parse_timeout_s, "image")
     pages = image_pages(data, settings)
     elements: list[Element] = []
+    from ingest.parsers.ocr_tables import page_elements, read_page
+
     for n, png in enumerate(pages, start=1):
         deadline.check(f"frame {n}")
-        for el in text_elements(session.read(png, f"frame {n}", deadline)):
-            el.page = n
-            elements.append(el)
+        elements.extend(page_elements(read_page(session, png, f"frame {n}", deadline), settings, n))
     return ParsedDocument(
         elements=elements,
         pages=len(pages),

@@ -23,7 +23,10 @@ from ingest.parsed import ElementKind, ParsedDocument, ParseError
 from ingest.parser_settings import ParserSettings
 from ingest.parsers.limits import Deadline, require
 from ingest.parsers.ocr import OcrSession
+from ingest.parsers.ocr_tables import read_page
 from ingest.parsers.outline import Outline
+from ingest.parsers.pdf_tables import Table, Word, find_tables, match_lines, rules_from_content, text_position
+from ingest.parsers.tabular import add_table
 
 logger = logging.getLogger(__name__)
 
@@ -52,24 +55,26 @@ def parse_pdf(data: bytes, settings: ParserSettings, filename: str = "") -> Pars
         )
     ocr = OcrSession(settings)
     scanned: list[int] = []
-    # first pass: text lines (with font sizes) per page, or OCR text for pages without a text layer
-    content: list[tuple[int, list[tuple[str, float]], str]] = []
+    # first pass: text lines (with font sizes) and ruled tables per page, or OCR text for scanned pages
+    content: list[tuple[int, list[tuple[str, float]], str, dict[int, tuple[int, Table]]]] = []
     with tempfile.TemporaryDirectory(prefix="govrag-pdf-") as tmp:
         pdf_path = Path(tmp) / "doc.pdf"
         for number in range(1, min(total, settings.max_pages) + 1):
             deadline.check(f"page {number}")
+            page = reader.pages[number - 1]
             try:
-                lines = _page_lines(reader.pages[number - 1])
+                lines, words = _page_lines(page)
             except Exception as exc:  # pypdf raises many types on broken content streams
                 warnings.append(f"page {number}: text layer unreadable ({type(exc).__name__}: {exc})")
-                lines = []
+                lines, words = [], []
             visible = sum(len("".join(text.split())) for text, _ in lines)
             if visible >= settings.ocr_min_chars_per_page:
-                content.append((number, lines, ""))
+                spans = match_lines([text for text, _ in lines], _tables(page, reader, words, number))
+                content.append((number, lines, "", spans))
                 continue
             scanned.append(number)
             if not ocr.available():
-                content.append((number, lines, ""))
+                content.append((number, lines, "", {}))
                 continue
             if not pdf_path.exists():
                 pdf_path.write_bytes(data)
@@ -77,12 +82,16 @@ def parse_pdf(data: bytes, settings: ParserSettings, filename: str = "") -> Pars
             if png is None:
                 warnings.append(f"page {number}: no text layer and the page could not be rendered for OCR")
                 continue
-            content.append((number, [], ocr.read(png, f"page {number}", deadline)))
+            scan = read_page(ocr, png, f"page {number}", deadline)
+            if scan.spans:  # ruled tables: the OCR'd lines with the tables' spans
+                content.append((number, [(line, 0.0) for line in scan.lines], "", scan.spans))
+            else:
+                content.append((number, [], scan.text, {}))
     # second pass: body font size and heading levels are decided over the whole document
     outline = Outline()
-    body, heading_sizes = _font_levels([line for _, lines, _ in content for line in lines])
-    for number, lines, ocr_text in content:
-        _emit_lines(lines, outline, number, body, heading_sizes)
+    body, heading_sizes = _font_levels([line for _, lines, _, _ in content for line in lines])
+    for number, lines, ocr_text, spans in content:
+        _emit_lines(lines, outline, number, body, heading_sizes, spans, settings)
         for paragraph in _PARAGRAPH_BREAK.split(ocr_text):
             outline.add(paragraph, ElementKind.TEXT, page=number)
     if scanned and not ocr.available():
@@ -148,18 +157,35 @@ def _title(reader: Any) -> str:
     return title
 
 
-def _page_lines(page: Any) -> list[tuple[str, float]]:
-    """The page's text lines, each with the largest font size used on it (points)."""
+def _page_lines(page: Any) -> tuple[list[tuple[str, float]], list[Word]]:
+    """The page's text lines, each with the largest font size used on it (points), and its
+    positioned text runs (for tables)."""
     sizes: list[tuple[str, float]] = []
+    words: list[Word] = []
 
     def visitor(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
         if text:
-            sizes.append((text, abs(size) * _scale(tm) * _scale(cm)))
+            points = abs(size) * _scale(tm) * _scale(cm)
+            sizes.append((text, points))
+            if text.strip():
+                x, y = text_position(cm, tm)
+                words.append(Word(_CONTROL.sub("", text), x, y, points))
 
     text = page.extract_text(visitor_text=visitor)
     text = _CONTROL.sub("", text or "")
     line_sizes = _line_sizes(sizes)
-    return [(line, line_sizes.get(" ".join(line.split()), 0.0)) for line in text.split("\n")]
+    return [(line, line_sizes.get(" ".join(line.split()), 0.0)) for line in text.split("\n")], words
+
+
+def _tables(page: Any, reader: Any, words: list[Word], number: int) -> list[Table]:
+    """Ruled tables on a text page (an unreadable drawing only costs the table layout, not the text)."""
+    if not words:
+        return []
+    try:
+        return find_tables(words, rules_from_content(page, reader), y_up=True)
+    except Exception as exc:  # broken content streams, odd operands
+        logger.debug("page %s: table rules unreadable: %s", number, exc)
+        return []
 
 
 def _scale(matrix: Any) -> float:
@@ -205,9 +231,16 @@ def _font_levels(lines: list[tuple[str, float]]) -> tuple[float, list[float]]:
 
 
 def _emit_lines(
-    lines: list[tuple[str, float]], outline: Outline, page: int, body: float, heading_sizes: list[float]
+    lines: list[tuple[str, float]],
+    outline: Outline,
+    page: int,
+    body: float,
+    heading_sizes: list[float],
+    spans: dict[int, tuple[int, Table]],
+    settings: ParserSettings,
 ) -> None:
-    """Group lines into paragraphs (blank lines and headings break them); big short lines are TITLEs."""
+    """Group lines into paragraphs (blank lines and headings break them); big short lines are TITLEs;
+    the lines of a ruled table become its rows."""
     paragraph: list[str] = []
 
     def flush() -> None:
@@ -215,7 +248,15 @@ def _emit_lines(
             outline.add("\n".join(paragraph), ElementKind.TEXT, page=page)
             paragraph.clear()
 
-    for text, size in lines:
+    i = 0
+    while i < len(lines):
+        if i in spans:
+            flush()
+            i, table = spans[i]
+            add_table(outline, table.rows, settings, page=page)
+            continue
+        text, size = lines[i]
+        i += 1
         if not text.strip():
             flush()
         elif _is_heading(text, size, body):
