@@ -177,6 +177,11 @@ def test_a_bad_period_is_refused_with_what_is_wrong(client: TestClient) -> None:
     assert error(since="2024-01-01", until="2026-01-01") == (
         422, {"code": "period_too_long", "message": "the period has 732 days; the most is 366"},
     )  # fmt: skip
+    assert error(until="0001-01-01") == (
+        422, {"code": "invalid_period", "message": "until (0001-01-01) is outside 1970-01-01..9999-12-30"},
+    )  # fmt: skip
+    r = client.get("/v1/admin/feedback", params={"offset": 2**63}, headers=bearer("admin"))
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_request")
     status, err = error(since="March")
     assert (status, err["code"]) == (422, "invalid_request")
     assert "since" in err["message"]

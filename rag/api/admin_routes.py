@@ -48,6 +48,10 @@ router = APIRouter()
 
 #: Longest analytics/feedback period, in days.
 MAX_PERIOD_DAYS = 366
+#: The days a period may cover (the audit log holds Unix times; the last day must have a next day).
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9999, 12, 30)
+#: Largest `offset` of a page (SQLite integers are 64-bit; no log holds a billion ratings).
+MAX_OFFSET = 1_000_000_000
 #: Most unanswered questions listed by GET /v1/admin/analytics.
 MAX_TOP_UNANSWERED = 200
 #: The console page's policy: its own scripts, styles and API only.
@@ -77,8 +81,11 @@ def scoped_agency(admin: Principal, asked: str | None = None) -> str | None:
 
 def _period(since: dt.date | None, until: dt.date | None, tz_offset_min: int, agency: str | None) -> Period:
     tz = dt.timezone(dt.timedelta(minutes=tz_offset_min))
+    for name, day in (("since", since), ("until", until)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ApiError(422, "invalid_period", f"{name} ({day}) is outside {FIRST_DAY}..{LAST_DAY}")
     until = until or dt.datetime.now(tz).date()
-    since = since or until - dt.timedelta(days=29)
+    since = since or max(FIRST_DAY, until - dt.timedelta(days=29))
     if since > until:
         raise ApiError(422, "invalid_period", f"since ({since}) is after until ({until})")
     if (until - since).days + 1 > MAX_PERIOD_DAYS:
@@ -240,7 +247,7 @@ async def feedback_list(
     tz_offset_min: TzOffset = 0,
     agency: str | None = None,
     rating: Literal["up", "down"] | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1)] = 50,
 ) -> FeedbackList:
     """Feedback given on answers, newest first, with the question, the answer and its citations."""

@@ -38,7 +38,7 @@
       'Refusal rate per day', 'Languages asked', 'Times asked', 'Last asked', 'Date',
       'What people asked that the documents do not answer: the content to publish next.',
       'Every question in this period was answered with citations.', 'undetermined', 'helpful',
-      'not helpful', '{n} ratings', 'Refused', 'Table: {n}'],
+      'not helpful', 'Ratings: {n}', 'Refused', 'Table: {n}'],
     ms: ['Konsol operator', 'Langkau ke kandungan', 'Bahasa', 'Kunci pentadbir', 'Log masuk', 'Log keluar',
       'Kunci disimpan dalam tab pelayar ini sahaja dan dihantar bersama setiap permintaan.',
       'Kunci ini ditolak.', 'Kunci ini bukan kunci pentadbir: konsol memerlukan skop admin.',
@@ -607,8 +607,12 @@
   const xLabels = (days, x) => {
     const g = svg('g', {});
     const every = Math.max(1, Math.ceil(days.length / 8));
+    const end = days.length - 1;
     days.forEach((d, i) => {
-      if (i % every === 0 || i === days.length - 1) g.append(svg('text', { x: x(i), y: H - 8, 'text-anchor': 'middle' }, [day(d.date)]));
+      // every `every` days and the last day, leaving out a label that would crowd the last one
+      if (i === end || (i % every === 0 && end - i > every / 2)) {
+        g.append(svg('text', { x: x(i), y: H - 8, 'text-anchor': 'middle' }, [day(d.date)]));
+      }
     });
     return g;
   };
@@ -676,7 +680,7 @@
     const out = el('div', {});
     const fetchA = () => load(async () => {
       const a = await call(API + '/analytics?' + qs({ ...periodQuery(), top: 50 }));
-      const tile = (id, k, v) => el('div', { class: 'tile', id }, [el('span', { class: 'v' }, [v]), el('span', { class: 'k' }, [t(k)])]);
+      const tile = (id, k, v, small) => el('div', { class: 'tile' + (small ? ' small' : ''), id }, [el('span', { class: 'v' }, [v]), el('span', { class: 'k' }, [t(k)])]);
       const gap = a.unanswered_questions.length
         ? el('table', { id: 'unanswered' }, [
           el('caption', { class: 'sr' }, [t('unanswered')]),
@@ -693,7 +697,7 @@
           tile('m-unanswered', 'unanswered', num(a.unanswered)),
           tile('m-latency', 'medianLatency', ms(a.latency_median_ms)),
           tile('m-p90', 'p90Latency', ms(a.latency_p90_ms)),
-          tile('m-feedback', 'tabFeedback', num(a.feedback_up) + ' ' + t('helpful') + ' · ' + num(a.feedback_down) + ' ' + t('notHelpful')),
+          tile('m-feedback', 'tabFeedback', num(a.feedback_up) + ' ' + t('helpful') + ' · ' + num(a.feedback_down) + ' ' + t('notHelpful'), true),
         ]),
         el('div', { class: 'charts' }, [dayBars(a), refusalLine(a), languageBars(a)]),
         el('section', { class: 'card', 'aria-labelledby': 'gap-h' }, [el('h3', { id: 'gap-h' }, [t('unanswered')]),
