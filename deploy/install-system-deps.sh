@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages govrag uses on one machine: Tesseract OCR with the language packs of our eleven
 # languages, poppler (PDF rendering for OCR), fonts that cover every script (tests render documents and
-# screenshots with them) and Chromium for the widget's browser tests. Idempotent; needs root.
+# screenshots with them), Chromium for the widget's browser tests, and redis-server (rate limits shared
+# by API replicas; the tests start their own instance on loopback). Idempotent; needs root.
 set -euo pipefail
 packages=(
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-tha tesseract-ocr-vie tesseract-ocr-ind tesseract-ocr-msa
@@ -10,6 +11,7 @@ packages=(
   poppler-utils
   fonts-noto-core fonts-noto-cjk fonts-thai-tlwg fonts-khmeros fonts-noto-extra
   chromium
+  redis-server
 )
 missing=()
 for p in "${packages[@]}"; do

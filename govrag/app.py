@@ -35,10 +35,13 @@ from rag.api.errors import install_error_handlers
 from rag.api.guard import RequestGuard
 from rag.api.keystore import KeyStore
 from rag.api.metrics import Metrics
+from rag.api.oidc import OidcVerifier
 from rag.api.openapi import document_limits
 from rag.api.ratelimit import RateLimiter
 from rag.api.routes import router
 from rag.api.security import check_production
+from rag.api.settings import ApiSettings
+from rag.api.shared_limits import RedisRateLimiter
 from rag.retrieval import Retriever
 
 logger = logging.getLogger(__name__)
@@ -90,6 +93,13 @@ def _warm_up(retriever: Retriever) -> None:
     logger.info("models warmed up in %.0f ms", (time.perf_counter() - t0) * 1000)
 
 
+def _limiter(api: ApiSettings) -> RateLimiter | RedisRateLimiter:
+    """In-process buckets, or buckets shared by every replica through Redis (`api.rate_limit`)."""
+    if api.rate_limit.backend == "redis":
+        return RedisRateLimiter(api.rate_limit, api.security.rate_per_minute, burst=api.rate_burst)
+    return RateLimiter(api.security.rate_per_minute, burst=api.rate_burst)
+
+
 def _open_services(
     settings: Settings, embedder: TextEmbedder | None = None, sparse: SparseEncoder | None = None
 ) -> Services:
@@ -98,7 +108,7 @@ def _open_services(
     services = Services(
         security=api.security,
         limits=api.limits,
-        limiter=RateLimiter(api.security.rate_per_minute, burst=api.rate_burst),
+        limiter=_limiter(api),
         metrics=Metrics(),
         audit=audit,
         static_dir=_static_dir(),
@@ -154,7 +164,10 @@ def create_app(
     by default the app loads its own from the settings.
     """
     keys = KeyStore.in_home(settings.home)  # `govrag keys`; read on each request, so new keys work at once
-    problems = check_production(settings.environment, settings.api.security, keys.count_active())
+    oidc = OidcVerifier.from_settings(settings.api.oidc)  # officer sign-in; its key cache lives with the app
+    problems = check_production(
+        settings.environment, settings.api.security, keys.count_active(), settings.api.oidc
+    )
     if problems and settings.environment == "production":
         raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
 
@@ -162,6 +175,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = _open_services(settings, embedder, sparse)
         services.keys = keys
+        services.oidc = oidc
         app.state.services = services
         try:
             yield
@@ -186,7 +200,9 @@ def create_app(
     document_limits(app, settings.api.limits)
     # Innermost of the middlewares added here (CORS answers preflights before it): keys and body size are
     # checked from the headers, before a byte of the body is read (rag.api.guard).
-    app.add_middleware(RequestGuard, security=settings.api.security, limits=settings.api.limits, keys=keys)
+    app.add_middleware(
+        RequestGuard, security=settings.api.security, limits=settings.api.limits, keys=keys, oidc=oidc
+    )
     if settings.api.security.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -180,6 +180,7 @@ def open_query_stack(
             max_answer_tokens=a.max_answer_tokens,
             detector=retriever.detector,
             language=a.language_control,
+            attribution_min_score=a.attribution_min_score,
         )
     except BaseException:
         if owns:

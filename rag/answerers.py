@@ -27,7 +27,7 @@ import numpy as np
 from indices.embedder import Embedder
 from indices.language import LanguageDetector
 from indices.schema import Hit
-from rag.citations import VerifiedAnswer, verify
+from rag.citations import VerifiedAnswer, attribute, verify
 from rag.extractive import ExtractiveSettings, SentenceExtractor
 from rag.generators import EXTRACTIVE, build_generator
 from rag.generators.base import ChatMessage, Generator, GeneratorError, GeneratorUnavailable
@@ -179,6 +179,7 @@ class LLMAnswerer:
         max_answer_tokens: int,
         detector: LanguageDetector | None = None,
         language: LanguageControlSettings | None = None,
+        attribution_min_score: float | None = None,
     ) -> None:
         self.generator = generator
         self.name = generator.name
@@ -188,6 +189,7 @@ class LLMAnswerer:
         self.max_answer_tokens = max_answer_tokens
         self.detector = detector
         self.language = language or LanguageControlSettings()
+        self.attribution_min_score = attribution_min_score
 
     def _deadline(self, run: AnswerRun) -> float:
         if run.deadline is None:
@@ -244,7 +246,7 @@ class LLMAnswerer:
                     else:
                         yield event
                 encode = self.fallback.extractor.sentence_vectors  # shares the LRU of sentence vectors
-                run.verified = await anyio.to_thread.run_sync(lambda: verify(text, sources, encode))
+                run.verified = await anyio.to_thread.run_sync(lambda: self._verify(text, sources, encode))
                 run.generator = self.name
                 return
             except GeneratorError as exc:
@@ -255,6 +257,13 @@ class LLMAnswerer:
         yield "warning", {"message": message, "kind": kind}
         async for event in self.fallback.answer(question, language, sources, query_vector, run):
             yield event
+
+    def _verify(self, text: str, sources: list[Hit], encode: Any) -> VerifiedAnswer:
+        """Markers checked and quoted; then unmarked claims with numbers attributed (when enabled)."""
+        verified = verify(text, sources, encode)
+        if self.attribution_min_score is None:
+            return verified
+        return attribute(verified, sources, encode, self.attribution_min_score)
 
     async def _generate(self, language: str, run: AnswerRun) -> AsyncIterator[AnswerEvent]:
         """Stream the model's answer as `delta` events, its language checked first; the whole text comes
@@ -320,6 +329,7 @@ def build_answerer(
     max_answer_tokens: int,
     detector: LanguageDetector | None = None,
     language: LanguageControlSettings | None = None,
+    attribution_min_score: float | None = None,
 ) -> Answerer:
     """The answerer `generator.backend` names: extractive, or an LLM with the extractive fallback."""
     fallback = ExtractiveAnswerer(extractive, embedder)
@@ -335,4 +345,5 @@ def build_answerer(
         max_answer_tokens=max_answer_tokens,
         detector=detector,
         language=language,
+        attribution_min_score=attribution_min_score,
     )

@@ -40,6 +40,16 @@ class AnswerSettings(BaseModel):
     refuse_ungrounded: bool = Field(
         default=True, description="Replace an answer with no valid citation by the refusal sentence."
     )
+    attribution_min_score: float | None = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Cite a claim the model left without a marker when a given source has a sentence stating every "
+            "number of the claim and their support score (0.7 x embedding similarity + 0.3 x lexical "
+            "overlap) reaches this; null turns it off. Claims without numbers are never attributed."
+        ),
+    )
     rewrite_followups: bool = Field(default=True, description="Rewrite follow-ups into standalone questions.")
     max_answer_tokens: int = Field(default=768, ge=16, description="Generation limit for an answer.")
     prompt: PromptSettings = Field(default_factory=PromptSettings)

@@ -5,6 +5,12 @@ to the generator; markers outside the list are removed. Each surviving citation 
 its chunk that best supports the claim it follows (by embedding similarity, with a lexical tie-break),
 so a reader can check document, page and quoted sentence. An answer left with no valid citation is
 not grounded.
+
+A claim the model left without a marker can still be cited (`attribute`) when one given source has a
+sentence that states every number of the claim: small models often write the right fee in the right
+language and forget the marker. A number in a claim is also what picks the quote among a chunk's
+sentences (`best_support`): cross-language embedding similarity alone often prefers a neighbouring
+sentence of the same chunk.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indices.schema import Hit
+from indices.segment import normalize
 from indices.sentences import sentence_spans, split_sentences
 
 # [1], [2, 3], [1][2], 【1】 and full-width brackets some models emit.
@@ -24,6 +31,7 @@ _TRAILING_MARKER = re.compile(r"\s*" + _MARKER.pattern)
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 _WORD = re.compile(r"\w")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 @dataclass(slots=True)
@@ -40,6 +48,8 @@ class Citation:
     lang: str
     score: float
     chunk_no: int = 0
+    #: True when the model wrote no marker for the claim and `attribute` matched it to this source.
+    attributed: bool = False
 
 
 @dataclass(slots=True)
@@ -99,6 +109,29 @@ def lexical_overlap(a: str, b: str) -> float:
     return 2 * len(ga & gb) / (len(ga) + len(gb))
 
 
+def numbers(text: str) -> set[str]:
+    """The numbers written in `text`, comparable across scripts and styles.
+
+    Native digits (Thai, Lao, Khmer, Burmese, Tamil...) read as ASCII; "100,000", "100.000" and "100000"
+    are one number (groups of three after a separator are thousands); "1,5" and "1.5" are one decimal.
+    """
+    out = set()
+    for m in _NUMBER.finditer(normalize(text, lowercase=False)):
+        head, *groups = re.split(r"[.,]", m.group(0))
+        if groups and all(len(g) == 3 for g in groups):
+            out.add(head + "".join(groups))
+        elif len(groups) == 1:
+            out.add(f"{head}.{groups[0]}")
+        else:
+            out.add(m.group(0))
+    return out
+
+
+def _stating(claim_numbers: set[str], sentences: list[str]) -> list[int]:
+    """Indexes of the sentences that state every number of the claim."""
+    return [i for i, s in enumerate(sentences) if claim_numbers <= numbers(s)]
+
+
 def best_support(
     claim: str, chunk_text: str, encode: Encoder | None, vectors: dict[str, np.ndarray] | None = None
 ) -> tuple[str, float]:
@@ -108,18 +141,29 @@ def best_support(
     called only for texts missing from it.
     """
     sentences = _support_sentences(chunk_text)
-    lex = np.array([lexical_overlap(claim, s) for s in sentences])
+    wanted = numbers(claim)
+    stating = _stating(wanted, sentences) if wanted else []
+    if stating and len(stating) < len(sentences):  # the sentence with the claim's numbers is the quote
+        sentences = [sentences[i] for i in stating]
     if encode is not None and len(sentences) > 1:
-        known = vectors or {}
-        missing = [t for t in dict.fromkeys([claim, *sentences]) if t not in known]
-        if missing:
-            known = {**known, **dict(zip(missing, encode(missing), strict=True))}
-        sims = np.stack([known[t] for t in sentences]) @ known[claim]
-        score = 0.7 * sims + 0.3 * lex
+        score = _support_scores(claim, sentences, encode, vectors)
     else:
-        score = lex
+        score = np.array([lexical_overlap(claim, s) for s in sentences])
     i = int(np.argmax(score))
     return sentences[i], float(score[i])
+
+
+def _support_scores(
+    claim: str, sentences: Sequence[str], encode: Encoder, vectors: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """0.7 x embedding similarity + 0.3 x lexical overlap of `claim` with each sentence."""
+    known = vectors or {}
+    missing = [t for t in dict.fromkeys([claim, *sentences]) if t not in known]
+    if missing:
+        known = {**known, **dict(zip(missing, encode(missing), strict=True))}
+    sims = np.stack([known[t] for t in sentences]) @ known[claim]
+    lex = np.array([lexical_overlap(claim, s) for s in sentences])
+    return np.asarray(0.7 * sims + 0.3 * lex)
 
 
 def _support_sentences(chunk_text: str) -> list[str]:
@@ -180,4 +224,74 @@ def verify(answer: str, sources: Sequence[Hit], encode: Encoder | None = None) -
             )
     return VerifiedAnswer(
         text=cleaned, citations=sorted(citations.values(), key=lambda c: c.n), removed_markers=removed
+    )
+
+
+def attribute(
+    verified: VerifiedAnswer, sources: Sequence[Hit], encode: Encoder | None, min_score: float
+) -> VerifiedAnswer:
+    """Cite the claims of `verified` that carry no marker but state numbers a given source states.
+
+    For each such claim, the candidate quotes are the sentences of the sources that contain every number
+    of the claim; the best by support score (as for marked claims) wins if it reaches `min_score`, and
+    the marker is added after the claim. Claims without numbers are left alone: without a marker, meaning
+    alone is not evidence enough (cross-language similarity barely separates a supporting sentence from
+    its neighbours). The number agreement does not check what the number is of: a model that copies
+    "100.000 dong" from a registration-fee sentence into a passport answer gets that sentence quoted,
+    which the reader sees; a model writing the marker itself is trusted no further.
+    """
+    text = verified.text
+    todo = [
+        (claim, tail, wanted)
+        for claim, nums, _, tail in _claims(text)
+        if not nums and _WORD.search(claim) and (wanted := numbers(claim))
+    ]
+    if not todo:
+        return verified
+    citations = {c.n: c for c in verified.citations}
+    inserts: list[tuple[int, int]] = []
+    for claim, tail, wanted in todo:
+        candidates = [
+            (n, sentence)
+            for n, hit in enumerate(sources, 1)
+            for sentence in _support_sentences(hit.record.text)
+            if wanted <= numbers(sentence)
+        ]
+        if not candidates:
+            continue
+        if encode is not None:
+            scores = _support_scores(claim, [c[1] for c in candidates], encode)
+        else:
+            scores = np.array([lexical_overlap(claim, c[1]) for c in candidates])
+        i = int(np.argmax(scores))
+        best = (float(scores[i]), *candidates[i])
+        if best is None or best[0] < min_score:
+            continue
+        score, n, quote = best
+        inserts.append((tail, n))
+        prev = citations.get(n)
+        if prev is None or (prev.attributed and score > prev.score):
+            rec = sources[n - 1].record
+            citations[n] = Citation(
+                n=n,
+                doc_id=rec.doc_id,
+                title=rec.title,
+                source=rec.source,
+                page=rec.page,
+                section=list(rec.section),
+                quote=quote,
+                lang=rec.lang,
+                score=round(score, 4),
+                chunk_no=rec.chunk_no,
+                attributed=True,
+            )
+    for tail, n in sorted(inserts, reverse=True):
+        end = len(text[:tail].rstrip())
+        if end and text[end - 1] in ".!?。！？":  # "... 70 dollars [1]." as the prompt asks
+            end -= 1
+        text = f"{text[:end].rstrip()} [{n}]{text[end:]}"
+    return VerifiedAnswer(
+        text=text,
+        citations=sorted(citations.values(), key=lambda c: c.n),
+        removed_markers=verified.removed_markers,
     )

@@ -9,7 +9,7 @@ import pytest
 
 from govrag import sample_corpus
 from indices.schema import ChunkRecord, Hit
-from rag.citations import find_markers, strip_markers, verify
+from rag.citations import attribute, find_markers, numbers, strip_markers, verify
 
 
 def _hit(doc_id: str, text: str, page: int | None = None) -> Hit:
@@ -113,3 +113,77 @@ def test_markers_on_their_own_line_cite_the_claim_before_them() -> None:
     v = verify("The renewal fee is 70 dollars.\n[1]", SOURCES)
     assert [c.n for c in v.citations] == [1]
     assert v.citations[0].quote.startswith("The renewal fee is 70 dollars")
+
+
+# ---- numbers pick the quote, and cite what a small model left unmarked
+
+RENEW = (
+    "Renew your passport online at least six months before it expires. You need a recent digital photo and "
+    "your current passport. The renewal fee is 70 dollars, paid by card when you submit the application. "
+    "Collect the new passport within 30 days."
+)
+FLOOD = (
+    "Households affected by floods receive a one-off grant of 1,000 ringgit. Payment is credited to the "
+    "applicant's bank account within 14 days after verification."
+)
+FEE_MS = "Bayaran untuk memperbaharui pasport adalah 70 dollars."  # what the 0.5B model wrote, no marker
+
+
+def _encoder(embedder: Any) -> Any:
+    return lambda texts: embedder.embed_passages(list(texts))
+
+
+def test_numbers_are_read_across_scripts_and_separators() -> None:
+    assert numbers("ค่าธรรมเนียม ๗๐ ดอลลาร์") == {"70"}  # Thai digits
+    assert numbers("၇၀ ဒေါ်လာ") == {"70"}  # Burmese digits
+    assert numbers("100.000 đồng") == numbers("100,000 dong") == numbers("100000") == {"100000"}
+    assert numbers("1,5 km and 2.25 kg") == {"1.5", "2.25"}
+    assert numbers("no digits here") == set()
+
+
+def test_cross_language_quote_is_the_sentence_stating_the_claims_number(embedder: Any) -> None:
+    """e5-small ranks "Collect the new passport within 30 days." above the fee sentence for this Malay
+    claim; the number decides."""
+    v = verify(FEE_MS.replace(".", " [1]."), [_hit("renew", RENEW)], _encoder(embedder))
+    assert [c.quote for c in v.citations] == [
+        "The renewal fee is 70 dollars, paid by card when you submit the application."
+    ]
+
+
+def test_unmarked_claim_is_cited_where_a_source_states_its_number(embedder: Any) -> None:
+    sources = [_hit("flood", FLOOD), _hit("renew", RENEW)]
+    encode = _encoder(embedder)
+    v = attribute(verify(FEE_MS, sources, encode), sources, encode, min_score=0.5)
+    assert v.text == "Bayaran untuk memperbaharui pasport adalah 70 dollars [2]."
+    assert v.grounded
+    [c] = v.citations
+    assert (c.n, c.doc_id, c.attributed) == (2, "renew", True)
+    assert c.quote == "The renewal fee is 70 dollars, paid by card when you submit the application."
+    assert verify(v.text, sources, encode).citations[0].quote == c.quote  # the marker now checks out
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Phí gia hạn hộ chiếu là 100.000 đồng.",  # a number no source states (the 0.5B made it up)
+        "Anda boleh memperbaharui pasport dalam talian.",  # no number: meaning alone is not evidence
+    ],
+)
+def test_unmarked_claims_without_a_stated_number_stay_uncited(embedder: Any, answer: str) -> None:
+    sources = [_hit("flood", FLOOD), _hit("renew", RENEW)]
+    encode = _encoder(embedder)
+    v = attribute(verify(answer, sources, encode), sources, encode, min_score=0.5)
+    assert v.text == answer
+    assert not v.grounded
+
+
+def test_attribution_keeps_marked_citations_and_respects_the_floor(embedder: Any) -> None:
+    sources = [_hit("collect", COLLECT), _hit("renew", RENEW)]
+    encode = _encoder(embedder)
+    answer = "Collect it within 10 working days [1]. The fee is 70 dollars."
+    v = attribute(verify(answer, sources, encode), sources, encode, min_score=0.5)
+    assert v.text == "Collect it within 10 working days [1]. The fee is 70 dollars [2]."
+    assert [(c.doc_id, c.attributed) for c in v.citations] == [("collect", False), ("renew", True)]
+    strict = attribute(verify(answer, sources, encode), sources, encode, min_score=0.99)
+    assert strict.text == answer
+    assert [c.doc_id for c in strict.citations] == ["collect"]

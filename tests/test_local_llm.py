@@ -227,3 +227,22 @@ def test_burmese_question_over_english_and_chinese_guides(ask: Callable[[str], A
     for c in a.citations:
         assert c.lang in {"en", "zh"}
     _quotes_are_source_sentences(a)
+
+
+def test_malay_question_over_english_sources_quotes_the_english_sentence(
+    ask: Callable[[str], Answer],
+) -> None:
+    """Cross-language, end to end: no Malay document holds the passport fee. The 0.5B model answers in
+    Malay and (like most small models) forgets the marker; the fee's number ties the claim to the English
+    sentence that states it, which is quoted as written."""
+    a = ask("Berapakah bayaran untuk memperbaharui pasport?")  # Malay: how much is a passport renewal?
+    assert a.language == "ms"
+    assert not a.refused, a.answer
+    assert "70" in a.answer, a.answer
+    assert LanguageDetector().detect(strip_markers(a.answer)) in {"ms", "id"}, a.answer
+    english = [c for c in a.citations if c.lang == "en"]
+    assert english, a.citations
+    for c in english:
+        assert "70 dollars" in c.quote, c.quote
+        assert c.doc_id in {PASSPORT_EN, "fees/service-fees.xlsx"}, c.doc_id
+    _quotes_are_source_sentences(a)

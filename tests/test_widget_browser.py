@@ -39,6 +39,7 @@ import httpx
 import pytest
 from api_support import (
     FOLDER_AGENCIES,
+    HR_DOC,
     PASSPORT_EN,
     LiveServer,
     SampleIndex,
@@ -49,6 +50,7 @@ from api_support import (
 )
 from conftest import LocalSite, build_settings
 from fake_openai import FakeOpenAIServer, StreamReply
+from oidc_support import JwksServer, SigningKey, mint, oidc_settings, rsa_key
 
 from govrag import sample_corpus
 from govrag.sample_corpus import write_simple_pdf
@@ -1303,3 +1305,82 @@ def test_works_under_strict_content_security_policy(page: Any, base_url: str) ->
         return [s.backgroundColor, s.color];
     }""")
     assert styles == ["rgb(255, 215, 0)", "rgb(0, 0, 0)"]
+
+
+# ------------------------------------------------------------------------------------- officer sign-in
+SALARY_QUESTION = "What is the salary scale for grade MX9 officers?"
+SALARY_TITLE = "Salary scales for grade MX9 officers"
+
+
+@pytest.fixture(scope="module")
+def officer_server(
+    playwright_api: Any,
+    sample_index: SampleIndex,
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: Any,
+    sparse_encoder: Any,
+) -> Iterator[tuple[Api, SigningKey]]:
+    """The app (in this process, under uvicorn) accepting officers' tokens signed by a key of a JWKS served
+    on loopback, and no anonymous callers; yields it and the provider's signing key."""
+    from govrag.app import create_app
+
+    key = rsa_key("intranet-sso")
+    home = clone_home(sample_index.home, tmp_path_factory.mktemp("widget-oidc-home"))
+    with JwksServer([key]) as idp:
+        api = {"security": {"allow_anonymous": False}, "oidc": oidc_settings(idp.url)}
+        with LiveServer(
+            create_app(api_settings(home, api=api), embedder=embedder, sparse=sparse_encoder)
+        ) as live:
+            yield Api(live.url, home), key
+
+
+@browser_test
+def test_officer_token_from_the_provider_is_asked_for_each_request(
+    page: Any, officer_server: tuple[Api, SigningKey]
+) -> None:
+    from playwright.sync_api import expect
+
+    api, key = officer_server
+    hr = mint(key, "officer-hr", agency="Public Service Division", groups=["hr"])
+    finance = mint(key, "officer-fin", agency="Ministry of Finance", groups=["finance"])
+    mount(page, api.url, token_provider="intranet.officerToken")
+    # The page's sign-in library: a Promise of whichever token is current, counted.
+    page.evaluate(
+        """(t) => {
+            window.__token = t;
+            window.__calls = 0;
+            const officerToken = () => { window.__calls++; return Promise.resolve(window.__token); };
+            window.intranet = { officerToken };
+        }""",
+        hr,
+    )
+    sent = query_requests(page)
+    ask(page, SALARY_QUESTION)
+    first = answers(page).last
+    expect(first.locator(".body")).to_contain_text("4,850 dollars per month")
+    expect(first.locator(".slist button")).to_have_text([f"[1] {SALARY_TITLE}"])
+    assert sent[-1].headers["authorization"] == f"Bearer {hr}"
+    hr_qid = last_query_id(page)
+
+    # The officer changes (or the token is renewed): the next request carries the provider's new token,
+    # and the finance officer's groups do not reach the HR document.
+    page.evaluate("(t) => { window.__token = t; }", finance)
+    ask(page, SALARY_QUESTION)
+    expect(answers(page)).to_have_count(2)
+    assert sent[-1].headers["authorization"] == f"Bearer {finance}"
+    assert page.evaluate("() => window.__calls") == 2
+    expect(answers(page).last).not_to_contain_text("4,850")
+    fin_qid = last_query_id(page)
+    rows = dict(api.audit("SELECT query_id, caller FROM queries WHERE query_id IN (?, ?)", hr_qid, fin_qid))
+    assert rows == {hr_qid: "oidc:officer-hr", fin_qid: "oidc:officer-fin"}
+    cited = api.audit("SELECT cited_doc_ids FROM queries WHERE query_id = ?", fin_qid)[0][0]
+    assert HR_DOC not in json.loads(cited)
+
+    # A provider that fails (signed out) is said in words, with its reason; nothing is sent.
+    page.evaluate("() => { window.intranet.officerToken = () => Promise.reject(new Error('signed out')); }")
+    ask(page, SALARY_QUESTION)
+    alert = w(page, "[role=alert]")
+    expect(alert).to_contain_text("access key was refused")
+    expect(alert).to_contain_text("token provider failed: signed out")
+    assert len(sent) == 2
+    shot(page, "20-officer-token")

@@ -22,8 +22,10 @@ from rag.api.audit import AuditLog
 from rag.api.exposure import Network, client_address, parse_networks
 from rag.api.keystore import KeyStore
 from rag.api.metrics import Metrics
+from rag.api.oidc import OidcVerifier
 from rag.api.ratelimit import RateLimiter
 from rag.api.security import AuthError, Principal, SecuritySettings, authenticate, hash_key
+from rag.api.shared_limits import LimitStoreUnavailable, RedisRateLimiter
 from rag.retrieval import Retriever
 
 
@@ -63,11 +65,12 @@ class Services:
 
     security: SecuritySettings
     limits: ApiLimits
-    limiter: RateLimiter
+    limiter: RateLimiter | RedisRateLimiter
     metrics: Metrics
     audit: AuditLog | None
     static_dir: Path
     keys: KeyStore | None = None
+    oidc: OidcVerifier | None = None
     index: VectorIndex | None = None
     retriever: Retriever | None = None
     answers: AnswerService | None = None
@@ -104,9 +107,9 @@ def _authenticate(
     request: Request, services: Services, authorization: str | None, x_api_key: str | None
 ) -> Principal:
     try:
-        principal = authenticate(authorization, x_api_key, services.security, services.keys)
+        principal = authenticate(authorization, x_api_key, services.security, services.keys, services.oidc)
     except AuthError as exc:
-        raise ApiError(exc.status, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"}) from exc
+        raise ApiError(exc.status, exc.code, str(exc), exc.headers) from exc
     peer = request.client.host if request.client else None
     address = client_address(peer, request.headers.get("x-forwarded-for"), _proxies(services))
     return dataclasses.replace(principal, client=address)
@@ -120,7 +123,11 @@ def get_caller(
 ) -> Principal:
     """Authenticate the caller and apply its rate limit (anonymous callers: one bucket per client address)."""
     principal = _authenticate(request, services, authorization, x_api_key)
-    allowed, retry_after = services.limiter.check(principal.owner, principal.rate_per_minute)
+    try:
+        allowed, retry_after = services.limiter.check(principal.owner, principal.rate_per_minute)
+    except LimitStoreUnavailable as exc:
+        message = f"{exc}; try again shortly"
+        raise ApiError(503, "rate_limit_unavailable", message, {"Retry-After": "5"}) from exc
     if not allowed:
         wait = max(1, int(retry_after + 0.999))
         who = "this address" if principal.anonymous else repr(principal.name)

@@ -6,7 +6,8 @@ bytes (three 300 MB bodies with a bogus key took a server from 1.26 to 3.27 GB).
 from the headers alone:
 
 1. on `/v1/...` it authenticates the caller (`authenticate`): a wrong, malformed or missing (when
-   anonymous access is off) key is answered 401 without reading a byte of the body;
+   anonymous access is off) key or a refused sign-in token is answered 401 without reading a byte of the
+   body (tokens are checked in a worker thread: the provider's keys may have to be fetched);
 2. a `Content-Length` above `api.limits.max_body_bytes` is answered 413 at once; a body without one
    (chunked) is counted as it arrives and cut off with 413 as soon as it passes the cap, so at most the
    cap is ever held in memory;
@@ -21,10 +22,12 @@ from __future__ import annotations
 import json
 import re
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.api.deps import ApiLimits
 from rag.api.keystore import KeyStore
+from rag.api.oidc import OidcVerifier, looks_like_jwt
 from rag.api.security import AuthError, SecuritySettings, authenticate
 
 _PROTECTED_PREFIX = "/v1/"
@@ -66,12 +69,18 @@ class RequestGuard:
     """Pure ASGI middleware: auth from headers on protected routes, body-size cap, JSON depth cap."""
 
     def __init__(
-        self, app: ASGIApp, security: SecuritySettings, limits: ApiLimits, keys: KeyStore | None = None
+        self,
+        app: ASGIApp,
+        security: SecuritySettings,
+        limits: ApiLimits,
+        keys: KeyStore | None = None,
+        oidc: OidcVerifier | None = None,
     ) -> None:
         self.app = app
         self.security = security
         self.limits = limits
         self.keys = keys
+        self.oidc = oidc
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse what can be refused from the headers, read the body under the cap, then call the app."""
@@ -83,7 +92,8 @@ class RequestGuard:
             name = raw_name.decode("latin-1").lower()
             headers.setdefault(name, raw_value.decode("latin-1"))
         method = scope.get("method", "GET")
-        refusal = self._refuse_from_headers(scope.get("path", ""), method, headers)
+        refusal = await self._refuse_caller(scope.get("path", ""), method, headers)
+        refusal = refusal or self._refuse_from_headers(headers)
         if refusal is not None:
             await self._send(send, refusal)
             return
@@ -107,12 +117,25 @@ class RequestGuard:
                 return
         await self.app(scope, _replay(body, receive), send)
 
-    def _refuse_from_headers(self, path: str, method: str, headers: dict[str, str]) -> list[Message] | None:
-        if path.startswith(_PROTECTED_PREFIX) and method != "OPTIONS":
-            try:
-                authenticate(headers.get("authorization"), headers.get("x-api-key"), self.security, self.keys)
-            except AuthError as exc:
-                return error_message(exc.status, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"})
+    async def _refuse_caller(self, path: str, method: str, headers: dict[str, str]) -> list[Message] | None:
+        if not path.startswith(_PROTECTED_PREFIX) or method == "OPTIONS":
+            return None
+        authorization, x_api_key = headers.get("authorization"), headers.get("x-api-key")
+
+        def check() -> None:
+            authenticate(authorization, x_api_key, self.security, self.keys, self.oidc)
+
+        presented = (authorization or x_api_key or "").strip().rpartition(" ")[2]
+        try:
+            if self.oidc is not None and looks_like_jwt(presented):
+                await anyio.to_thread.run_sync(check)
+            else:
+                check()
+        except AuthError as exc:
+            return error_message(exc.status, exc.code, str(exc), exc.headers)
+        return None
+
+    def _refuse_from_headers(self, headers: dict[str, str]) -> list[Message] | None:
         length = headers.get("content-length")
         if length is not None:
             if not length.strip().isdigit():

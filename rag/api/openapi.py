@@ -17,7 +17,7 @@ from rag.api.schemas import ErrorResponse
 
 _MEANING = {
     400: "The body is not valid JSON, is nested too deeply, or a header is malformed.",
-    401: "Missing, malformed or unknown API key.",
+    401: "Missing, malformed or unknown API key, or a refused sign-in token (api.oidc).",
     403: "The key lacks the scope this route needs.",
     404: "No such route, document or answer (answers: only the caller's own).",
     405: "The route does not accept this method.",
@@ -25,7 +25,9 @@ _MEANING = {
     422: "A field is missing, of the wrong type, or out of range.",
     429: "Rate limit exceeded; retry after the Retry-After header's seconds.",
     500: "Unexpected server failure (logged).",
-    503: "No index is open yet (the message says how to build one).",
+    503: "No index is open yet (the message says how to build one), or the identity provider's signing "
+    "keys cannot be fetched (code identity_provider_unavailable), or the shared rate-limit store is "
+    "down with api.rate_limit.on_error=deny (code rate_limit_unavailable).",
 }
 
 

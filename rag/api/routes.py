@@ -32,6 +32,7 @@ from rag.api.schemas import (
     SearchResponse,
 )
 from rag.api.security import Principal
+from rag.api.shared_limits import RedisRateLimiter
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -129,6 +130,7 @@ def query_response(answer: Answer, show: Any = None) -> QueryResponse:
                 quote=c.quote,
                 lang=c.lang,
                 score=c.score,
+                attributed=c.attributed,
             )
             for c in answer.citations
         ],
@@ -422,9 +424,15 @@ async def readyz(services: ServicesDep) -> JSONResponse:
             healthy = False
         if healthy is not None:  # None: extractive, no model server to check
             checks["generator"] = healthy
-    ready = bool(checks["index"]) and checks.get("generator", True) is not False
-    # An unreachable LLM degrades to extractive answers: ready, but say so.
-    status = 200 if checks["index"] else 503
+    store_down = False
+    limiter = services.limiter
+    if isinstance(limiter, RedisRateLimiter):  # shared rate limits: every replica needs the store
+        checks["rate_limit_store"] = await anyio.to_thread.run_sync(limiter.ping)
+        store_down = not checks["rate_limit_store"] and limiter.settings.on_error == "deny"
+    ready = bool(checks["index"]) and checks.get("generator", True) is not False and not store_down
+    # An unreachable LLM degrades to extractive answers: ready, but say so (likewise an unreachable
+    # rate-limit store whose failures let requests through).
+    status = 200 if checks["index"] and not store_down else 503
     return JSONResponse({"ready": ready, "checks": checks}, status_code=status)
 
 

@@ -90,6 +90,11 @@ class CitationOut(BaseModel):
     quote: str
     lang: str
     score: float
+    attributed: bool = Field(
+        default=False,
+        description="The model wrote no marker for this claim; govrag matched it to this source's sentence "
+        "stating the same numbers.",
+    )
 
 
 class QueryResponse(BaseModel):

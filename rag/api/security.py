@@ -26,19 +26,28 @@ from rag.api.exposure import parse_networks
 
 if TYPE_CHECKING:
     from rag.api.keystore import KeyStore
+    from rag.api.oidc import OidcSettings, OidcVerifier
 
 Scope = Literal["query", "admin"]
 ANONYMOUS = "anonymous"
 KEY_PREFIX = "grk_"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+#: How the caller name of a signed-in officer (`rag.api.oidc`) starts: `oidc:<subject>`; no key may use it.
+SUBJECT_PREFIX = "oidc:"
 
 
 class AuthError(Exception):
-    """The caller could not be authenticated; `status` is the HTTP status to answer (401)."""
+    """The caller could not be authenticated; `status` and `code` are the HTTP status and error code."""
 
     def __init__(self, message: str, status: int = 401) -> None:
         super().__init__(message)
         self.status = status
+        self.code = "unauthorized"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers of the error response: the challenge of a refusal."""
+        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
 
 
 def hash_key(key: str) -> str:
@@ -82,6 +91,10 @@ class ApiKey(BaseModel):
     def _check_name(cls, value: str) -> str:
         if value == ANONYMOUS:
             raise ValueError(f"{ANONYMOUS!r} is reserved for callers without a key; choose another name")
+        if value.startswith(SUBJECT_PREFIX):
+            raise ValueError(
+                f"names starting {SUBJECT_PREFIX!r} are reserved for signed-in officers (api.oidc)"
+            )
         return value
 
 
@@ -172,11 +185,14 @@ def authenticate(
     x_api_key: str | None,
     settings: SecuritySettings,
     store: KeyStore | None = None,
+    oidc: OidcVerifier | None = None,
 ) -> Principal:
     """The caller named by `Authorization: Bearer <key>` or `X-API-Key: <key>`, or the anonymous caller.
 
-    Keys come from the settings, then from `store` (`govrag keys`). Raises `AuthError` for a malformed
-    header, an unknown, expired or revoked key, or no key when anonymous access is off.
+    Keys come from the settings, then from `store` (`govrag keys`). With `oidc` (api.oidc), a bearer that
+    looks like a JWT is an officer's token, checked by the identity provider's keys. Raises `AuthError` for
+    a malformed header, an unknown, expired or revoked key, a refused token, or no key when anonymous
+    access is off.
     """
     key = _presented_key(authorization, x_api_key)
     if key is None:
@@ -185,6 +201,11 @@ def authenticate(
                 "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
             )
         return Principal(ANONYMOUS, None, ("public",), ("query",), True, settings.anonymous_rate_per_minute)
+    if oidc is not None:
+        from rag.api.oidc import looks_like_jwt
+
+        if looks_like_jwt(key):
+            return oidc.principal(key)
     digest = hash_key(key)
     match: ApiKey | None = None
     for candidate in settings.api_keys:  # no early exit: time does not depend on which key matched
@@ -200,19 +221,27 @@ def authenticate(
                 raise AuthError(problem)
             match = stored.as_api_key()
     if match is None:
-        raise AuthError("invalid API key")
+        from rag.api.oidc import looks_like_jwt
+
+        hint = " (a sign-in token was sent, but api.oidc is not enabled here)" if looks_like_jwt(key) else ""
+        raise AuthError("invalid API key" + hint)
     return Principal(
         match.name, match.agency, tuple(match.groups), tuple(match.scopes), False, match.rate_per_minute
     )
 
 
-def security_problems(security: SecuritySettings, stored_keys: int = 0) -> list[str]:
+def security_problems(
+    security: SecuritySettings, stored_keys: int = 0, oidc: OidcSettings | None = None
+) -> list[str]:
     """Insecure settings, whatever the environment (development may log them as warnings).
-    `stored_keys`: active keys in the data directory's key store (`govrag keys`)."""
+    `stored_keys`: active keys in the data directory's key store (`govrag keys`); `oidc`: officer sign-in
+    (with it, no API key is needed)."""
     problems: list[str] = []
     if security.allow_anonymous:
         problems.append("anonymous access is allowed: set GOVRAG_API__SECURITY__ALLOW_ANONYMOUS=false")
-    if not security.api_keys and not stored_keys:
+    if oidc is not None:
+        problems += oidc.problems()
+    if not security.api_keys and not stored_keys and not (oidc is not None and oidc.enabled):
         problems.append(
             "no API keys are configured: make one with `govrag keys create NAME` (or add "
             "api.security.api_keys; make a key and hash with `python -m rag.api.security`)"
@@ -224,9 +253,11 @@ def security_problems(security: SecuritySettings, stored_keys: int = 0) -> list[
     return problems
 
 
-def check_production(settings_env: str, security: SecuritySettings, stored_keys: int = 0) -> list[str]:
+def check_production(
+    settings_env: str, security: SecuritySettings, stored_keys: int = 0, oidc: OidcSettings | None = None
+) -> list[str]:
     """The problems that must stop start-up: all of `security_problems` in production, none elsewhere."""
-    return security_problems(security, stored_keys) if settings_env == "production" else []
+    return security_problems(security, stored_keys, oidc) if settings_env == "production" else []
 
 
 def _main(argv: list[str] | None = None) -> int:

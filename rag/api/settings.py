@@ -6,7 +6,9 @@ from pydantic import BaseModel, Field
 
 from rag.api.audit import AuditSettings
 from rag.api.deps import ApiLimits
+from rag.api.oidc import OidcSettings
 from rag.api.security import SecuritySettings
+from rag.api.shared_limits import RateLimitSettings
 
 
 class ApiSettings(BaseModel):
@@ -33,5 +35,7 @@ class ApiSettings(BaseModel):
         "unmapped local files show their path relative to the ingest root.",
     )
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
     limits: ApiLimits = Field(default_factory=ApiLimits)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)

@@ -1,5 +1,6 @@
 /*! govrag <govrag-chat> widget | Apache-2.0 | no dependencies, no external requests.
  * Embed: <script src="(api-base)/widget.js" defer></script> <govrag-chat api-key="..."></govrag-chat>
+ * Signed-in officers: token="..." or token-provider="fnName" (or el.tokenProvider = fn) instead of api-key.
  * Documented in docs/widget.md. Document and answer text is only ever inserted as text nodes. */
 (() => {
   'use strict';
@@ -390,6 +391,8 @@ a{color:var(--ink);overflow-wrap:anywhere}
   let SHEET = null;
   try { SHEET = new CSSStyleSheet(); SHEET.replaceSync(CSS); } catch (_) { SHEET = null; }
 
+  class TokenError extends Error {}
+
   class GovragChat extends HTMLElement {
     static get observedAttributes() {
       return ['api-base', 'api-key', 'agency', 'lang', 'title', 'accent', 'mode', 'doc-lang', 'top-k'];
@@ -451,9 +454,20 @@ a{color:var(--ink);overflow-wrap:anywhere}
     _base() { return (this.getAttribute('api-base') || DEFAULT_BASE).replace(/\/+$/, ''); }
     _storeKey() { return 'govrag-chat:' + this._base() + '|' + (this.getAttribute('agency') || ''); }
 
-    _headers() {
+    // The signed-in officer's token, asked for before each request so that an expiring one is renewed:
+    // el.tokenProvider, else the global function the token-provider attribute names, else the token
+    // attribute, else the page-wide api-key. A provider returns a string or a Promise of one.
+    async _headers() {
       const h = { 'Content-Type': 'application/json', Accept: 'text/event-stream, application/json' };
-      const key = this.getAttribute('api-key');
+      const name = this.getAttribute('token-provider');
+      const fn = this.tokenProvider || (name && name.split('.').reduce((o, k) => (o == null ? o : o[k]), window));
+      if ((this.tokenProvider || name) && typeof fn !== 'function') throw new TokenError('token-provider ' + name + ' is not a function');
+      let token = this.getAttribute('token');
+      if (fn) {
+        try { token = await fn(); } catch (e) { throw new TokenError('token provider failed: ' + ((e && e.message) || e)); }
+        if (typeof token !== 'string' || !token) throw new TokenError('token provider returned no token');
+      }
+      const key = token || this.getAttribute('api-key');
       if (key) h.Authorization = 'Bearer ' + key;
       return h;
     }
@@ -625,7 +639,7 @@ a{color:var(--ink);overflow-wrap:anywhere}
       let text = '', final = null, err = null, detail = '';
       try {
         const res = await fetch(this._base() + '/v1/query', {
-          method: 'POST', headers: this._headers(), body: JSON.stringify(body), signal: ctl.signal,
+          method: 'POST', headers: await this._headers(), body: JSON.stringify(body), signal: ctl.signal,
         });
         if (!res.ok) {
           let j = null;
@@ -661,7 +675,7 @@ a{color:var(--ink);overflow-wrap:anywhere}
           if (!final && !err) err = t('cutOff');
         }
       } catch (e) {
-        if (!ctl.signal.aborted) err = t('network');
+        if (e instanceof TokenError) { err = t('denied'); detail = e.message; } else if (!ctl.signal.aborted) err = t('network');
       }
       const stopped = ctl.signal.aborted;
       if (stopped && !ctl.byUser) return; // reset, rebuilt or removed: nothing to show
@@ -826,7 +840,7 @@ a{color:var(--ink);overflow-wrap:anywhere}
       const body = { query_id: m.qid, rating: m.rating };
       if (comment) body.comment = comment;
       try {
-        const r = await fetch(this._base() + '/v1/feedback', { method: 'POST', headers: this._headers(), body: JSON.stringify(body) });
+        const r = await fetch(this._base() + '/v1/feedback', { method: 'POST', headers: await this._headers(), body: JSON.stringify(body) });
         if (!r.ok) throw new Error(String(r.status));
         return true;
       } catch (_) {
