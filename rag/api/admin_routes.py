@@ -117,7 +117,9 @@ def _page_size(services: Services, limit: int) -> None:
         )
 
 
-@router.get("/v1/admin/me", response_model=AdminIdentity, tags=["admin"], responses=errors(401, 403, 429))
+@router.get(
+    "/v1/admin/me", response_model=AdminIdentity, tags=["admin"], responses=errors(401, 403, 422, 429)
+)
 async def me(admin: AdminDep) -> AdminIdentity:
     """Who the console is signed in as (and which agency it is limited to)."""
     return AdminIdentity(name=admin.name, agency=admin.agency, scopes=list(admin.scopes))
