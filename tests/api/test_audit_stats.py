@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,20 @@ def test_a_version_1_log_keeps_its_rows_and_gains_the_new_columns(tmp_path: Path
     assert (a.questions, a.refused) == (1, 1)
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone() == (2,)
+
+
+def test_console_reads_do_not_wait_for_the_writers_lock(log: SqliteAuditLog) -> None:
+    """The console's scans use a connection of their own, so answers keep being recorded meanwhile (and
+    a writer holding the log's lock does not hold up the console)."""
+    period = Period(dt.date(2026, 3, 1), dt.date(2026, 3, 2))
+    results: list[object] = []
+    with log._lock:  # a writer is busy
+        reader = threading.Thread(
+            target=lambda: results.extend([log.analytics(period).questions, log.feedback_page(period)[0]])
+        )
+        reader.start()
+        reader.join(timeout=60)
+        alive = reader.is_alive()
+    reader.join()
+    assert not alive, "the console's read waited for the writers' lock"
+    assert results == [4, 2]
