@@ -272,3 +272,16 @@ def test_the_console_switches_to_thai(page: Any, console: Console, tmp_path: Pat
     page.reload()  # the choice is kept for the tab, the key too
     ex(page.locator("#title")).to_have_text("คอนโซลผู้ดูแลระบบ")
     ex(page.get_by_role("tab", name="เอกสาร")).to_be_visible()
+
+
+def test_a_phone_sized_screen_scrolls_only_vertically(browser: Any, console: Console, tmp_path: Path) -> None:
+    ex = expect()
+    with tab(browser, viewport={"width": 390, "height": 844}) as pg:
+        sign_in(pg, console)
+        ex(pg.locator("#status")).to_contain_text("documents")
+        for name in ("Documents", "Ingestion runs", "Feedback", "Analytics"):
+            pg.get_by_role("tab", name=name).click()
+            ex(pg.locator("#status")).not_to_have_text("Loading…")
+            wide = pg.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            assert wide <= 0, f"{name}: the page is {wide} px wider than the screen"
+        shot(pg, tmp_path, "10-phone-analytics")

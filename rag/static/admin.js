@@ -470,7 +470,7 @@
     ]);
     const head = el('tr', {}, [t('docTitle'), t('agency'), t('language'), t('group'), t('chunks'), t('ingested'), t('status'), t('actions')]
       .map((h, i) => el('th', { scope: 'col', class: [1, 3, 5].includes(i) ? 'hide-sm' : i === 4 ? 'num' : null }, [h])));
-    return el('div', {}, [el('table', { 'aria-labelledby': 'docs-h' }, [el('thead', {}, [head]), el('tbody', {}, rows)]), pager]);
+    return el('div', {}, [el('div', { class: 'scrollx' }, [el('table', { 'aria-labelledby': 'docs-h' }, [el('thead', {}, [head]), el('tbody', {}, rows)])]), pager]);
   };
 
   const fillChunks = (doc, holder) => load(async () => {
@@ -682,13 +682,13 @@
       const a = await call(API + '/analytics?' + qs({ ...periodQuery(), top: 50 }));
       const tile = (id, k, v, small) => el('div', { class: 'tile' + (small ? ' small' : ''), id }, [el('span', { class: 'v' }, [v]), el('span', { class: 'k' }, [t(k)])]);
       const gap = a.unanswered_questions.length
-        ? el('table', { id: 'unanswered' }, [
+        ? el('div', { class: 'scrollx' }, [el('table', { id: 'unanswered' }, [
           el('caption', { class: 'sr' }, [t('unanswered')]),
           el('thead', {}, [el('tr', {}, [t('question'), t('timesAsked'), t('language'), t('lastAsked')].map((h, i) => el('th', { scope: 'col', class: i === 1 ? 'num' : null }, [h])))]),
           el('tbody', {}, a.unanswered_questions.map((u) => el('tr', {}, [
             el('td', { lang: u.language || null }, [u.question]), el('td', { class: 'num' }, [num(u.count)]),
             el('td', {}, [u.language || t('undetermined')]), el('td', {}, [when(u.last_asked)])]))),
-        ])
+        ])])
         : el('p', { class: 'note' }, [t('noGap')]);
       out.replaceChildren(
         el('div', { class: 'tiles' }, [
