@@ -184,3 +184,14 @@ def test_agency_admin_lists_only_its_agency_runs(
         assert refused.json() == {
             "error": {"code": "forbidden", "message": "key 'citizen-portal' lacks the 'admin' scope"}
         }
+
+
+def test_a_run_log_that_cannot_be_written_never_fails_the_ingest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "not-a-folder").write_text("a file where the data dir should be")
+    log = IngestRunLog(tmp_path / "not-a-folder" / "ingest_runs.sqlite3")
+    with recorded_run(log, [str(tmp_path)], IngestOptions()) as report:
+        report.outcomes.append(DocOutcome("a.txt", "a.txt", "new", chunks=1))
+    assert report.count("new") == 1
+    assert "cannot record this run" in caplog.text
