@@ -23,10 +23,12 @@ import govrag
 from govrag.components import Components, open_components, open_query_stack
 from govrag.settings import Settings
 from indices.errors import IndexError_, IndexNotFoundError
+from indices.ingest_runs import IngestRunLog
 from indices.registry import open_index
 from indices.sparse import SparseEncoder
 from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
+from rag.api.admin_routes import router as admin_router
 from rag.api.audit import SqliteAuditLog
 from rag.api.deps import Services
 from rag.api.errors import install_error_handlers
@@ -242,4 +244,6 @@ def create_app(
         return JSONResponse({"error": {"code": "index_unavailable", "message": message}}, status_code=503)
 
     app.include_router(router)
+    app.include_router(admin_router)
+    app.state.ingest_runs = IngestRunLog.in_home(settings.home)  # written by `govrag ingest`
     return app

@@ -187,7 +187,9 @@ def ingest(
     from govrag.sync_cli import crawl_state_path, print_crawl
     from indices.embedder import EmbedderError
     from indices.errors import IndexError_, IndexFullError
+    from indices.ingest_runs import IngestRunLog
     from ingest.pipeline import IngestOptions, Ingestor
+    from ingest.run_record import recorded_run
 
     settings = _settings(config, home)
     if workers is not None:
@@ -231,8 +233,11 @@ def ingest(
             TextColumn("ETA"),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar:
-            report = ingestor.run(sources, opts, _RichProgress(bar))
+        with (
+            recorded_run(IngestRunLog.in_home(settings.home), sources, opts) as report,
+            Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar,
+        ):
+            ingestor.run(sources, opts, _RichProgress(bar), report=report)
     except EmbedderError as exc:  # the model could not be loaded when the first chunk needed it
         raise _fail(str(exc)) from exc
     except IndexFullError as exc:  # the disk is (nearly) full: what was written before stays, exit 1

@@ -58,7 +58,9 @@ def sync(
     from govrag.cli import _open_for_ingest
     from indices.embedder import EmbedderError
     from indices.errors import IndexError_, IndexFullError
+    from indices.ingest_runs import IngestRunLog
     from ingest.pipeline import IngestOptions, Ingestor
+    from ingest.run_record import recorded_run
     from ingest.sync_sources import SourcesFileError, load_sources
 
     settings = _settings(config, home)
@@ -88,7 +90,9 @@ def sync(
                 crawl=source.crawls,
                 crawl_state=crawl_state_path(settings),
             )
-            report = ingestor.run([str(source.url or source.path)], opts)
+            where = [str(source.url or source.path)]
+            with recorded_run(IngestRunLog.in_home(settings.home), where, opts) as report:
+                ingestor.run(where, opts, report=report)  # a sync is one run per source in the run log
             results.append({"name": source.name, "schedule": source.schedule, **report.to_dict()})
     except EmbedderError as exc:
         raise _fail(str(exc)) from exc

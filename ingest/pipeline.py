@@ -287,13 +287,23 @@ class Ingestor:
 
     # -- the run ----------------------------------------------------------------------------------------
     def run(
-        self, sources: Sequence[str], opts: IngestOptions, progress: ProgressSink | None = None
+        self,
+        sources: Sequence[str],
+        opts: IngestOptions,
+        progress: ProgressSink | None = None,
+        report: IngestReport | None = None,
     ) -> IngestReport:
-        """Ingest `sources`; never raises for a bad document (it is reported in the result)."""
+        """Ingest `sources`; never raises for a bad document (it is reported in the result).
+
+        Outcomes are appended to `report` as they happen when one is given, so a caller still has them
+        when the run itself stops with an exception (disk full, Ctrl-C): `ingest.run_record` uses that.
+        """
         progress = progress or _NoProgress()
         started = time.perf_counter()
         self._timings = {}
-        report = IngestReport(dry_run=opts.dry_run)
+        if report is None:
+            report = IngestReport()
+        report.dry_run = opts.dry_run
         sites = [s for s in sources if opts.crawl and s.startswith(("http://", "https://"))]
         t0 = time.perf_counter()
         found = discover(

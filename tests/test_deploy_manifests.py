@@ -281,9 +281,10 @@ def test_single_gpu_overlay_serves_the_8bit_model_on_one_gpu() -> None:
 
 
 def test_api_probes_hit_routes_the_app_serves() -> None:
+    from rag.api.admin_routes import router as admin_router
     from rag.api.routes import router
 
-    paths = {getattr(route, "path", None) for route in router.routes}
+    paths = {getattr(route, "path", None) for route in [*router.routes, *admin_router.routes]}
     objects = _base_objects()
     container = _containers(_find(objects, "Deployment", "govrag-api"))[0]
     probes = {k: container[k]["httpGet"]["path"] for k in ("startupProbe", "livenessProbe", "readinessProbe")}
@@ -308,6 +309,8 @@ def test_api_probes_hit_routes_the_app_serves() -> None:
         )
 
     assert public("/v1/query")
+    assert public("/admin")  # the operator console
+    assert public("/admin/admin.js")
     assert not any(public(p) for p in ("/metrics", "/healthz", "/readyz")), "ops endpoints are public"
     assert _find(objects, "PodDisruptionBudget", "govrag-api")["spec"]["minAvailable"] == 1
 

@@ -143,7 +143,9 @@ def query_response(answer: Answer, show: Any = None) -> QueryResponse:
     )
 
 
-async def _after_answer(services: Services, caller: Principal, answer: Answer) -> None:
+async def _after_answer(
+    services: Services, caller: Principal, answer: Answer, asked_agency: str | None = None
+) -> None:
     services.metrics.observe_query(answer.generator, answer.grounded, answer.refused)
     if services.answerer is not None:
         for kind in answer.generator_errors:
@@ -163,6 +165,12 @@ async def _after_answer(services: Services, caller: Principal, answer: Answer) -
                 refused=answer.refused,
                 cited_doc_ids=[c.doc_id for c in answer.citations],
                 latency_ms=answer.timings.get("total_ms", 0.0),
+                answer=answer.answer,
+                citations=[
+                    {"n": c.n, "doc_id": c.doc_id, "title": c.title, "page": c.page, "quote": c.quote}
+                    for c in answer.citations
+                ],
+                asked_agency=asked_agency or caller.agency,
             )
         )
 
@@ -219,7 +227,7 @@ async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDe
     show = _source_view(services, caller)
     if not body.stream:
         answer = await answers.answer(q)
-        await _after_answer(services, caller, answer)
+        await _after_answer(services, caller, answer, body.filters.agency)
         return query_response(answer, show)
 
     async def events() -> AsyncIterator[bytes]:
@@ -227,7 +235,7 @@ async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDe
             async for event, data in answers.stream(q):
                 if event == "done":
                     answer: Answer = data["answer"]
-                    await _after_answer(services, caller, answer)
+                    await _after_answer(services, caller, answer, body.filters.agency)
                     yield _sse("done", query_response(answer, show).model_dump())
                 elif event == "sources":
                     yield _sse(event, _shown_sources(data, show))
