@@ -48,7 +48,8 @@ demo: install
 
 # README command 2: everything the tests need (Debian packages, vLLM env, test extras), then all tiers.
 test: system-deps vllm-env install-test
-	GOVRAG_REQUIRE_VLLM=1 GOVRAG_REQUIRE_BROWSER=1 GOVRAG_REQUIRE_REDIS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	GOVRAG_REQUIRE_VLLM=1 GOVRAG_REQUIRE_BROWSER=1 GOVRAG_REQUIRE_REDIS=1 GOVRAG_REQUIRE_POSTGRES=1 \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The quick inner loop: no vLLM server, no browser.
 test-fast: install-test

@@ -3,8 +3,9 @@
 # languages, poppler (PDF rendering for OCR), fonts that cover every script (tests render documents and
 # screenshots with them), headless LibreOffice (Writer/Calc/Impress without the GUI: it converts legacy
 # .doc/.xls/.ppt, ODT/ODS/ODP and RTF for the parsers; 72 packages, ~100 MB download, ~300 MB
-# installed), Chromium for the widget's browser tests, and redis-server (rate limits shared by API
-# replicas; the tests start their own instance on loopback). Idempotent; needs root.
+# installed), Chromium for the widget's browser tests, redis-server and PostgreSQL (rate limits and
+# the audit log shared by API replicas; the tests start private instances on loopback). Idempotent;
+# needs root.
 set -euo pipefail
 packages=(
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-tha tesseract-ocr-vie tesseract-ocr-ind tesseract-ocr-msa
@@ -14,7 +15,7 @@ packages=(
   libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   fonts-noto-core fonts-noto-cjk fonts-thai-tlwg fonts-khmeros fonts-noto-extra
   chromium
-  redis-server
+  redis-server postgresql
 )
 missing=()
 for p in "${packages[@]}"; do

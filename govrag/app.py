@@ -29,7 +29,7 @@ from indices.sparse import SparseEncoder
 from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
 from rag.api.admin_routes import router as admin_router
-from rag.api.audit import SqliteAuditLog
+from rag.api.audit import open_audit_log
 from rag.api.deps import Services
 from rag.api.errors import install_error_handlers
 from rag.api.guard import RequestGuard
@@ -104,7 +104,7 @@ def _open_services(
     settings: Settings, embedder: TextEmbedder | None = None, sparse: SparseEncoder | None = None
 ) -> Services:
     api = settings.api
-    audit = SqliteAuditLog.from_settings(api.audit, settings.home)
+    audit = open_audit_log(api.audit, settings.home)
     services = Services(
         security=api.security,
         limits=api.limits,

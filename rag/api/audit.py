@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -40,7 +40,7 @@ from rag.api.redaction import redact
 logger = logging.getLogger(__name__)
 
 _SCHEMA_VERSION = 2  # 2: answer, citations and asked_agency of each question
-_TABLES = {
+TABLES = {
     "queries": {
         "query_id": "TEXT PRIMARY KEY",
         "time": "REAL NOT NULL",
@@ -71,11 +71,11 @@ _TABLES = {
         "value": "TEXT NOT NULL",
     },
 }
-_QUERY_COLUMNS = ", ".join(c for c in _TABLES["queries"] if c != "owner")
+QUERY_COLUMNS = ", ".join(c for c in TABLES["queries"] if c != "owner")
 #: Characters of each cited quote kept with an answer (enough to recognise the passage).
 MAX_QUOTE_CHARS = 500
-_FEEDBACK_COLUMNS = "query_id, time, rating, comment, caller"
-_INDEXES = (
+FEEDBACK_COLUMNS = "query_id, time, rating, comment, caller"
+INDEXES = (
     "CREATE INDEX IF NOT EXISTS queries_time ON queries(time)",
     "CREATE INDEX IF NOT EXISTS feedback_query ON feedback(query_id)",
     "CREATE INDEX IF NOT EXISTS feedback_time ON feedback(time)",
@@ -93,8 +93,35 @@ def _added_column(kind: str) -> str:
     return kind if "DEFAULT" in kind else kind.replace("NOT NULL", "")
 
 
+def query_row(
+    query_id: str, caller: str, agency: str | None, question: str, language: str | None,
+    generator: str | None, grounded: bool, refused: bool, cited_doc_ids: list[str],
+    latency_ms: float | None, time: float | None, answer: str, citations: list[dict[str, Any]] | None,
+    asked_agency: str | None, owner_hash: str,
+) -> tuple[Any, ...]:  # fmt: skip
+    """The stored row of an answered question (`QUERY_COLUMNS`, then `owner`): redacted, quotes cut."""
+    cited = [{**c, "quote": str(c.get("quote", ""))[:MAX_QUOTE_CHARS]} for c in citations or []]
+    return (query_id, _time.time() if time is None else time, caller or "anonymous", agency,
+            redact(question), language, generator, int(grounded), int(refused),
+            json.dumps(list(cited_doc_ids)), latency_ms, redact(answer or ""),
+            json.dumps(cited, ensure_ascii=False), asked_agency or agency, owner_hash)  # fmt: skip
+
+
+def feedback_row(query_id: str, rating: str, comment: str, caller: str) -> tuple[Any, ...]:
+    """The stored row of a rating (`FEEDBACK_COLUMNS`), comment redacted."""
+    return (query_id, _time.time(), rating, redact(comment or ""), caller or "anonymous")
+
+
+def entries_with_feedback(rows: list[tuple[Any, ...]], feedback: list[tuple[Any, ...]]) -> list[AuditEntry]:
+    """`AuditEntry`s of `SELECT {QUERY_COLUMNS}` rows, each with its `SELECT {FEEDBACK_COLUMNS}` rows."""
+    by_query: dict[str, list[Feedback]] = {}
+    for f in feedback:
+        by_query.setdefault(f[0], []).append(Feedback(*f))
+    return [_entry(r, by_query.get(r[0], [])) for r in rows]
+
+
 def _entry(r: tuple[Any, ...], feedback: list[Feedback]) -> AuditEntry:
-    """An `AuditEntry` from a `SELECT {_QUERY_COLUMNS}` row."""
+    """An `AuditEntry` from a `SELECT {QUERY_COLUMNS}` row."""
     return AuditEntry(
         query_id=r[0], time=r[1], caller=r[2], agency=r[3], question=r[4], language=r[5], generator=r[6],
         grounded=bool(r[7]), refused=bool(r[8]), cited_doc_ids=json.loads(r[9]), latency_ms=r[10],
@@ -106,7 +133,17 @@ class AuditSettings(BaseModel):
     """The audit log (section `api.audit`)."""
 
     enabled: bool = Field(default=True, description="Record every answered question and all feedback.")
+    backend: Literal["sqlite", "postgres"] = Field(
+        default="sqlite",
+        description="`sqlite`: one file in the data directory (one replica); `postgres`: one database "
+        "shared by every replica (`postgres_url`).",
+    )
     path: str = Field(default="audit.sqlite3", description="SQLite file, relative to the data directory.")
+    postgres_url: str = Field(
+        default="",
+        description="PostgreSQL connection URL for `backend=postgres`, e.g. "
+        "`postgresql://govrag:PASSWORD@postgres:5432/govrag` (tables are created on first use).",
+    )
     retention_days: int = Field(default=365, ge=1, description="Rows older than this are purged.")
 
 
@@ -215,7 +252,7 @@ class SqliteAuditLog:
 
     def _migrate(self) -> None:
         """Create missing tables, add columns an older file lacks, create indexes."""
-        for table, columns in _TABLES.items():
+        for table, columns in TABLES.items():
             spec = ", ".join(f"{name} {kind}" for name, kind in columns.items())
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")
             have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -225,7 +262,7 @@ class SqliteAuditLog:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {_added_column(kind)}")
                     if (table, name) == ("queries", "asked_agency"):  # rows of version 1: the caller's
                         self._db.execute("UPDATE queries SET asked_agency = agency")
-        for statement in _INDEXES:
+        for statement in INDEXES:
             self._db.execute(statement)
         self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
 
@@ -241,21 +278,20 @@ class SqliteAuditLog:
         redacted too, `citations` keep their quotes cut to `MAX_QUOTE_CHARS`; `asked_agency` (default: the
         caller's `agency`) is the agency whose operators see the row in the console.
         """
-        cited = [{**c, "quote": str(c.get("quote", ""))[:MAX_QUOTE_CHARS]} for c in citations or []]
-        row = (query_id, _time.time() if time is None else time, caller or "anonymous", agency,
-               redact(question), language, generator, int(grounded), int(refused),
-               json.dumps(list(cited_doc_ids)), latency_ms, redact(answer or ""),
-               json.dumps(cited, ensure_ascii=False), asked_agency or agency,
-               self._owner_hash(owner or caller or "anonymous"))  # fmt: skip
-        sql = f"INSERT OR REPLACE INTO queries ({_QUERY_COLUMNS}, owner) VALUES ({_marks(len(row))})"
+        owner_hash = self._owner_hash(owner or caller or "anonymous")
+        row = query_row(
+            query_id, caller, agency, question, language, generator, grounded, refused, cited_doc_ids,
+            latency_ms, time, answer, citations, asked_agency, owner_hash,
+        )  # fmt: skip
+        sql = f"INSERT OR REPLACE INTO queries ({QUERY_COLUMNS}, owner) VALUES ({_marks(len(row))})"
         with self._lock:
             self._db.execute(sql, row)
 
     def record_feedback(self, query_id: str, rating: str, comment: str, caller: str) -> None:
         """Store a rating on an answer (comment redacted)."""
-        row = (query_id, _time.time(), rating, redact(comment or ""), caller or "anonymous")
+        row = feedback_row(query_id, rating, comment, caller)
         with self._lock:
-            self._db.execute(f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) VALUES ({_marks(len(row))})", row)
+            self._db.execute(f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES ({_marks(len(row))})", row)
 
     def _owner_secret(self) -> bytes:
         """The HMAC secret of owner hashes, created once per file (called under the lock)."""
@@ -276,19 +312,16 @@ class SqliteAuditLog:
 
     def _entries(self, where: str, params: tuple[object, ...]) -> list[AuditEntry]:
         with self._lock:
-            rows = self._db.execute(f"SELECT {_QUERY_COLUMNS} FROM queries {where}", params).fetchall()
+            rows = self._db.execute(f"SELECT {QUERY_COLUMNS} FROM queries {where}", params).fetchall()
             ids = [r[0] for r in rows]
             feedback = []
             if ids:
                 feedback = self._db.execute(
-                    f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE query_id IN ({_marks(len(ids))}) "
+                    f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE query_id IN ({_marks(len(ids))}) "
                     "ORDER BY time, id",
                     ids,
                 ).fetchall()
-        by_query: dict[str, list[Feedback]] = {}
-        for f in feedback:
-            by_query.setdefault(f[0], []).append(Feedback(*f))
-        return [_entry(r, by_query.get(r[0], [])) for r in rows]
+        return entries_with_feedback(rows, feedback)
 
     def recent(self, limit: int = 50) -> list[AuditEntry]:
         """The newest `limit` entries, newest first."""
@@ -335,3 +368,17 @@ class SqliteAuditLog:
         """Close the connection (further calls fail)."""
         with self._lock:
             self._db.close()
+
+
+def open_audit_log(settings: AuditSettings, data_dir: Path) -> AuditLog | None:
+    """The configured audit log (None when disabled), rows past the retention period purged."""
+    if not settings.enabled:
+        return None
+    if settings.backend == "postgres":
+        from rag.api.audit_pg import PostgresAuditLog
+
+        log: AuditLog = PostgresAuditLog(settings.postgres_url)
+    else:
+        log = SqliteAuditLog(data_dir / settings.path)
+    log.purge_older_than(settings.retention_days)
+    return log

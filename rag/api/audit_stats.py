@@ -3,8 +3,9 @@
 An agency needs three things from its trail: how much the assistant is used (questions per day, languages
 asked), how often it cannot answer (refusal rate), and *what* it could not answer: the unanswered
 questions, grouped and counted, are the content gap the agency must fill with documents. Each function
-takes the audit log's SQLite connection (the caller holds its lock) and a `Period`; an agency-bound
-operator passes its agency, and sees only the questions put to it (`queries.asked_agency`).
+takes a DB-API connection of the audit log (SQLite, or PostgreSQL through `rag.api.audit_pg`, with `?`
+placeholders either way), its `Dialect` and a `Period`; an agency-bound operator passes its agency, and
+sees only the questions put to it (`queries.asked_agency`).
 
 Days are calendar days at the operator's UTC offset (`Period.tz_offset_min`), so "today" in Bangkok is
 the Bangkok day. Latency is the whole answer's wall time as recorded (`timings.total_ms`).
@@ -14,9 +15,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The SQL that differs between the stores: the operator's calendar day of `time` (one `?`: the UTC
+    offset in seconds), and the value of a column in the latest row of a group."""
+
+    day: str
+    latest: Callable[[str], str]
+
+
+#: SQLite takes a bare column from the row holding MAX(time) of its group: the latest wording.
+SQLITE = Dialect(day="date(time + ?, 'unixepoch')", latest=lambda column: column)
+POSTGRES = Dialect(
+    day="to_char(to_timestamp(time + ?) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    latest=lambda column: f"(array_agg({column} ORDER BY time DESC))[1]",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +149,7 @@ def _median(values: list[float]) -> float | None:
     return round(value, 1)
 
 
-def analytics(db: sqlite3.Connection, period: Period, top_unanswered: int = 50) -> Analytics:
+def analytics(db: Any, period: Period, top_unanswered: int = 50, dialect: Dialect = SQLITE) -> Analytics:
     """Questions per day, refusals, languages, latency, feedback and the `top_unanswered` most asked
     unanswered questions of `period`."""
     where, params = _scope(period)
@@ -139,8 +157,7 @@ def analytics(db: sqlite3.Connection, period: Period, top_unanswered: int = 50) 
     by_day = {
         d: (n, int(r or 0))
         for d, n, r in db.execute(
-            f"SELECT date(time + ?, 'unixepoch') AS d, COUNT(*), SUM(refused) FROM queries WHERE {where} "
-            "GROUP BY d",
+            f"SELECT {dialect.day} AS d, COUNT(*), SUM(refused) FROM queries WHERE {where} GROUP BY d",
             [offset_s, *params],
         )
     }
@@ -162,12 +179,13 @@ def analytics(db: sqlite3.Connection, period: Period, top_unanswered: int = 50) 
     ]
     gap = f"{where} AND (refused = 1 OR cited_doc_ids = '[]')"
     (unanswered,) = db.execute(f"SELECT COUNT(*) FROM queries WHERE {gap}", params).fetchone()
-    # SQLite takes the bare columns (question, language) from the row holding MAX(time): the latest wording.
+    latest = dialect.latest
     top = [
         UnansweredQuestion(question, n, int(r or 0), lang or "", last)
         for question, n, r, lang, last in db.execute(
-            f"SELECT question, COUNT(*) AS n, SUM(refused), language, MAX(time) AS last FROM queries "
-            f"WHERE {gap} GROUP BY lower(trim(question)) ORDER BY n DESC, last DESC LIMIT ?",
+            f"SELECT {latest('question')}, COUNT(*) AS n, SUM(refused), {latest('language')}, "
+            f"MAX(time) AS last FROM queries WHERE {gap} GROUP BY lower(trim(question)) "
+            "ORDER BY n DESC, last DESC LIMIT ?",
             [*params, max(0, top_unanswered)],
         )
     ]
@@ -194,7 +212,7 @@ def analytics(db: sqlite3.Connection, period: Period, top_unanswered: int = 50) 
 
 
 def feedback(
-    db: sqlite3.Connection, period: Period, rating: str | None, offset: int, limit: int
+    db: Any, period: Period, rating: str | None, offset: int, limit: int
 ) -> tuple[int, list[FeedbackItem]]:
     """The feedback given in `period` (newest first), optionally of one `rating`: (total, one page)."""
     where, params = _scope(period, "f.time", "q.")

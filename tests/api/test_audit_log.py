@@ -1,15 +1,20 @@
-"""SqliteAuditLog: rows written and read back, redaction, feedback, retention, concurrency, old files."""
+"""The audit log, on SQLite and on PostgreSQL (a private server, `pg_fixtures`): rows written and read back,
+redaction, feedback, retention, concurrency; SQLite's own: WAL, old files, unwritable locations."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rag.api.audit import AuditLog, AuditSettings, SqliteAuditLog
+
+pytest_plugins = ["pg_fixtures"]
 
 QUESTION = "How do I renew my passport?"
 
@@ -23,9 +28,27 @@ def _record(log: SqliteAuditLog, query_id: str, question: str = QUESTION, **kw: 
     log.record(**args)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def log(tmp_path: Path) -> SqliteAuditLog:
-    return SqliteAuditLog(tmp_path / "data" / "audit.sqlite3")
+@pytest.fixture(params=["sqlite", "postgres"])
+def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Each test of the port runs on both stores."""
+    if request.param == "postgres":
+        from rag.api.audit_pg import PostgresAuditLog
+
+        store: Any = PostgresAuditLog(request.getfixturevalue("postgres_database")())
+    else:
+        store = SqliteAuditLog(tmp_path / "data" / "audit.sqlite3")
+    yield store
+    store.close()
+
+
+def raw_rows(log: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Rows as stored, read past the adapter."""
+    if isinstance(log, SqliteAuditLog):
+        return sqlite3.connect(log.path).execute(sql).fetchall()
+    import psycopg
+
+    with psycopg.connect(log.url) as conn:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]  # type: ignore[arg-type]
 
 
 def test_rows_are_read_back_with_content(log: SqliteAuditLog) -> None:
@@ -63,9 +86,11 @@ def test_question_and_comment_are_stored_redacted(log: SqliteAuditLog) -> None:
     assert [(f.rating, f.comment, f.caller) for f in entry.feedback] == [
         ("down", "call me at [PHONE]", "anonymous"), ("up", "", "moh-portal"),
     ]  # fmt: skip
-    raw = sqlite3.connect(log.path).execute("SELECT question FROM queries").fetchall()
+    raw = raw_rows(log, "SELECT question FROM queries")
     assert raw == [("NRIC [NRIC], hp [PHONE], email [EMAIL]: CPF top-up?",)]
-    dump = "\n".join(sqlite3.connect(log.path).iterdump())
+    dump = "\n".join(
+        map(str, raw_rows(log, "SELECT * FROM queries") + raw_rows(log, "SELECT * FROM feedback"))
+    )
     assert "S1234567D" not in dump
     assert "0812-3456-7890" not in dump
     assert "ali@example.com" not in dump

@@ -9,6 +9,7 @@ import datetime as dt
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,8 @@ from rag.api.audit_stats import Period
 DAY1 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp()
 HOUR = 3600.0
 CITED = [{"n": 1, "doc_id": "passport.md", "title": "Renewing your passport", "page": 2, "quote": "x" * 900}]
+
+pytest_plugins = ["pg_fixtures"]
 
 
 def _ask(log: SqliteAuditLog, qid: str, question: str, at: float, **kw: object) -> None:
@@ -30,9 +33,15 @@ def _ask(log: SqliteAuditLog, qid: str, question: str, at: float, **kw: object) 
     log.record(**args)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def log(tmp_path: Path) -> SqliteAuditLog:
-    log = SqliteAuditLog(tmp_path / "audit.sqlite3")
+@pytest.fixture(params=["sqlite", "postgres"])
+def log(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """The same questions on both stores: the console's SQL runs on SQLite and PostgreSQL."""
+    if request.param == "postgres":
+        from rag.api.audit_pg import PostgresAuditLog
+
+        log: Any = PostgresAuditLog(request.getfixturevalue("postgres_database")())
+    else:
+        log = SqliteAuditLog(tmp_path / "audit.sqlite3")
     _ask(log, "a", "How much is a passport?", DAY1 + 2 * HOUR, asked_agency="ICA", latency_ms=100.0)
     _ask(log, "b", "What is the weather tomorrow?", DAY1 + 3 * HOUR, refused=True, grounded=False,
          cited_doc_ids=[], citations=[], answer="", asked_agency="ICA", latency_ms=300.0)  # fmt: skip
@@ -43,8 +52,14 @@ def log(tmp_path: Path) -> SqliteAuditLog:
     _ask(log, "old", "Out of the period", DAY1 - 5 * 24 * HOUR)
     log.record_feedback("a", "down", "fee is wrong, call 9123 4567", "portal")
     log.record_feedback("d", "up", "", "portal")
-    with sqlite3.connect(log.path) as db:  # rated the day they were answered
-        db.execute("UPDATE feedback SET time = ? + 3600", (DAY1,))
+    if isinstance(log, SqliteAuditLog):  # rated the day they were answered
+        with sqlite3.connect(log.path) as db:
+            db.execute("UPDATE feedback SET time = ? + 3600", (DAY1,))
+    else:
+        import psycopg
+
+        with psycopg.connect(log.url) as conn:
+            conn.execute("UPDATE feedback SET time = %s + 3600", (DAY1,))
     return log
 
 
