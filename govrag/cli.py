@@ -314,13 +314,24 @@ def ask(
     agency: Annotated[str | None, typer.Option(help="Only this agency's documents.")] = None,
     lang: Annotated[str | None, typer.Option(help="Only documents in this language.")] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Sources to retrieve.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Answer from the document versions in force on this day (YYYY-MM-DD)."),
+    ] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Answer a question with verified citations (extractive unless an LLM endpoint is configured)."""
+    import datetime as dt
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        console.print(f"[red]error:[/red] --as-of must be a date written YYYY-MM-DD, got {as_of!r}")
+        raise typer.Exit(2) from None
     settings = _settings(config, home)
-    (answer,) = _answer_questions(settings, [question], agency=agency, lang=lang, top_k=top_k)
+    (answer,) = _answer_questions(settings, [question], agency=agency, lang=lang, top_k=top_k, as_of=day)
     if as_json:
         from rag.api.routes import query_response
 
@@ -336,8 +347,9 @@ def _answer_questions(
     agency: str | None = None,
     lang: str | None = None,
     top_k: int | None = None,
+    as_of: Any = None,
 ) -> list[Any]:
-    """Answer each question in turn with one opened index, model and generator."""
+    """Answer each question in turn with one opened index, model and generator (`as_of`: a `date`)."""
     import anyio
 
     from rag.answering import Question
@@ -347,7 +359,9 @@ def _answer_questions(
     async def run() -> list[Any]:
         try:
             return [
-                await stack.answers.answer(Question(text=q, agency=agency, lang=lang, top_k=top_k))
+                await stack.answers.answer(
+                    Question(text=q, agency=agency, lang=lang, top_k=top_k, as_of=as_of)
+                )
                 for q in questions
             ]
         finally:
@@ -360,7 +374,8 @@ def _print_answer(answer: Any) -> None:
     """An answer, its numbered citations (document, page/section, quoted sentence) and any warnings."""
     out.print(answer.answer)
     for c in answer.citations:
-        where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", " > ".join(c.section)) if x)
+        old = f"superseded by {c.superseded_by}" if c.superseded else ""
+        where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", " > ".join(c.section), old) if x)
         out.print(
             f"  [{c.n}] {c.title or c.doc_id}{' (' + where + ')' if where else ''}: \u201c{c.quote}\u201d"
         )

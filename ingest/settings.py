@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from ingest.chunker import ChunkerSettings
 from ingest.fetch import FetchSettings
 from ingest.parser_settings import ParserSettings
+from ingest.series import SeriesSettings
 
 
 class IngestSettings(BaseModel):
@@ -23,3 +24,4 @@ class IngestSettings(BaseModel):
     parser: ParserSettings = Field(default_factory=ParserSettings)
     chunker: ChunkerSettings = Field(default_factory=ChunkerSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    series: SeriesSettings = Field(default_factory=SeriesSettings)
