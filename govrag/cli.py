@@ -445,7 +445,7 @@ def show_config(
 
 @app.command()
 def sample(dest: Annotated[Path, typer.Argument(help="Folder to write the sample corpus into.")]) -> None:
-    """Write the multilingual sample corpus (12 public-service documents in 10 files, 7 languages)."""
+    """Write the multilingual sample corpus (14 public-service documents in 12 files, 7 languages)."""
     from govrag.sample_corpus import write_sample_corpus
 
     for path in write_sample_corpus(dest):
