@@ -1384,3 +1384,32 @@ def test_officer_token_from_the_provider_is_asked_for_each_request(
     expect(alert).to_contain_text("token provider failed: signed out")
     assert len(sent) == 2
     shot(page, "20-officer-token")
+
+
+@browser_test
+def test_superseded_citation_shows_its_date_and_a_badge(page: Any, server: Api) -> None:
+    """The sample corpus's fee circular No. 12/2025 was replaced by No. 12/2026: asked about it alone (the
+    request is narrowed to it on the way), the server marks the citation superseded and the widget says so."""
+    from playwright.sync_api import expect
+
+    from govrag.sample_corpus import FEE_2025
+
+    def only_the_old_circular(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        body["filters"]["doc_ids"] = [FEE_2025]
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/v1/query", only_the_old_circular)
+    mount(page, server.url)
+    ask(page, "How much is the fee for replacing a lost passport?")
+    answer = answers(page).last
+    expect(answer.locator(".body")).to_contain_text("100 dollars")
+    expect(answer.locator(".body")).to_contain_text("As of 2025-01-01.")
+    item = answer.locator(".slist li").first
+    expect(item.locator("button")).to_contain_text("2025-01-01")
+    expect(item.locator(".badge")).to_have_text("Superseded")
+    item.locator("button").click()
+    panel = w(page, ".src")
+    expect(panel.locator(".badge")).to_have_text("Superseded")
+    expect(panel.locator("dd").last).to_have_text("2025-01-01")
+    shot(page, "12-superseded-citation")
