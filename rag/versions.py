@@ -12,7 +12,7 @@ for the date asked about (`as_of`, else now):
 * a version that takes effect after the date asked about is not in force yet when an older one is.
 
 A hit that is not in force is replaced by the version in force: fetched with the same query vectors when
-it was not retrieved, and placed at the rank of the hit it replaces. The old hit is dropped
+it was not retrieved, and moved up to the rank of the hit it replaces. The old hit is dropped
 (`versions.superseded = "drop"`, the default) or moved after every version in force ("demote"). When the
 version in force cannot be shown (the caller's filters exclude it), the old hit stays, marked.
 
@@ -151,7 +151,7 @@ class VersionResolver:
         allowed = sorted(
             d
             for d in wanted
-            if (flt.doc_ids is None or d in flt.doc_ids) and d not in (flt.exclude_doc_ids or [])
+            if (not flt.doc_ids or d in flt.doc_ids) and d not in (flt.exclude_doc_ids or [])
         )
         fetched: dict[str, Hit] = {}
         for h in fetch(allowed) if allowed else []:
@@ -163,21 +163,31 @@ class VersionResolver:
     def _order(
         self, hits: list[Hit], notes: dict[str, VersionNote], fetched: dict[str, Hit], limit: int
     ) -> Resolved:
+        """Each version in force takes the best rank of the hits it replaces; replaced hits are dropped or
+        moved to the end (`superseded`)."""
+        best: dict[str, Hit] = {}
+        for h in hits:
+            best.setdefault(h.record.doc_id, h)
+        for d, h in fetched.items():
+            best.setdefault(d, h)
         shown: list[Hit] = []
         tail: list[Hit] = []
-        placed: set[str] = set()
-        present = {h.record.doc_id for h in hits} | set(fetched)
+        placed: set[int] = set()
         for h in hits:
-            note = notes[h.record.doc_id]
-            instead = note.replaced_by
-            if note.in_force or instead is None or instead not in present:
-                shown.append(h)  # in force, or nothing in force can be shown in its place: kept, marked
+            if id(h) in placed:
                 continue
-            if instead in fetched and instead not in placed:
-                shown.append(fetched[instead])
-                placed.add(instead)
+            note = notes[h.record.doc_id]
+            instead = best.get(note.replaced_by or "")
+            if note.in_force or instead is None:
+                shown.append(h)  # in force, or nothing in force can be shown in its place: kept, marked
+                placed.add(id(h))
+                continue
+            if id(instead) not in placed:
+                shown.append(instead)
+                placed.add(id(instead))
             if self.settings.superseded == "demote":
                 tail.append(h)
         out = (shown + tail)[:limit]
         kept = {h.record.doc_id for h in out}
+        logger.debug("versions: %d hits -> %d (%d replaced)", len(hits), len(out), len(tail))
         return Resolved(out, {d: n for d, n in notes.items() if d in kept})

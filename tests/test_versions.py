@@ -20,9 +20,9 @@ from api_support import SampleIndex, api_settings, app_client, clone_home
 from conftest import build_settings, ingest_now
 
 from govrag.sample_corpus import FEE_2025, FEE_2026, FEE_CIRCULAR_2025, FEE_CIRCULAR_2026
-from indices.schema import DocumentVersion, SearchFilter
+from indices.schema import ChunkRecord, DocumentVersion, Hit, SearchFilter
 from ingest.series import SeriesSettings, series_keys
-from rag.versions import VersionSettings, as_of_timestamp, note_for
+from rag.versions import VersionResolver, VersionSettings, as_of_timestamp, note_for
 
 pytest_plugins = ["api_fixtures"]  # the session-scoped `sample_index`
 
@@ -102,6 +102,50 @@ def test_the_version_in_force_does_not_depend_on_the_order_versions_are_listed()
     assert note_for(same_day, [v3, same_day], later).in_force
 
 
+class _Versions:
+    """Only the `versions` call of the index port (a unit test of the ordering around it)."""
+
+    def __init__(self, *versions: DocumentVersion) -> None:
+        self.listed = list(versions)
+
+    def versions(self, series: list[str], flt: SearchFilter | None = None) -> list[DocumentVersion]:
+        return [v for v in self.listed if set(v.series) & set(series)]
+
+
+def test_the_version_in_force_takes_the_rank_of_the_version_it_replaces() -> None:
+    def hit(doc: str, score: float, series: list[str], eff: float | None) -> Hit:
+        return Hit(ChunkRecord(doc, 0, doc, series=series, effective_from=eff), score, doc)
+
+    old, other, new = (
+        hit("old", 0.9, ["s"], _ts(2025, 1, 1)),
+        hit("x", 0.8, ["t"], None),
+        hit("new", 0.7, ["s"], _ts(2026, 1, 1)),
+    )
+    index: Any = _Versions(
+        DocumentVersion("old", "", ["s"], _ts(2025, 1, 1), []),
+        DocumentVersion("new", "", ["s"], _ts(2026, 1, 1), []),
+        DocumentVersion("x", "", ["t"], None, []),
+    )
+
+    def no_fetch(doc_ids: list[str]) -> list[Hit]:
+        raise AssertionError(f"the version in force was among the hits, nothing to fetch: {doc_ids}")
+
+    dropped = VersionResolver(VersionSettings(), index).resolve(
+        [old, other, new], SearchFilter(), None, no_fetch, 3
+    )
+    assert [h.record.doc_id for h in dropped.hits] == ["new", "x"]
+    demoted = VersionResolver(VersionSettings(superseded="demote"), index).resolve(
+        [old, other, new], SearchFilter(), None, no_fetch, 3
+    )
+    assert [h.record.doc_id for h in demoted.hits] == ["new", "x", "old"]
+    assert (demoted.notes["old"].superseded, demoted.notes["old"].replaced_by) == (True, "new")
+    past = VersionResolver(VersionSettings(), index).resolve(
+        [old, other, new], SearchFilter(), as_of_timestamp(date(2025, 6, 1)), no_fetch, 3
+    )
+    assert [h.record.doc_id for h in past.hits] == ["old", "x"]
+    assert (past.notes["old"].in_force, "new" in past.notes) == (True, False)
+
+
 # ---- ingestion + retrieval + answers -----------------------------------------------------------------------
 
 TH_OLD = """# ประกาศอัตราค่าธรรมเนียมใบอนุญาตจำหน่ายอาหาร
@@ -158,7 +202,7 @@ def _write_versions(root: Path) -> tuple[Path, Path]:
 
 
 QUESTIONS = {
-    "fee": "How much is the fee for replacing a lost passport?",
+    "fee": "How much is the fee for replacing a lost identity card?",
     "th": "ค่าธรรมเนียมใบอนุญาตจำหน่ายอาหารเท่าไร",
     "flood": "How much flood relief does a household receive?",
     "clinic": "Until what time are public clinics open?",
@@ -341,7 +385,7 @@ def test_api_as_of_and_citation_dates(
 ) -> None:
     settings = api_settings(clone_home(sample_index.home, tmp_path / "home"))
     with app_client(settings, embedder, sparse_encoder) as client:
-        question = "How much is the fee for replacing a lost passport?"
+        question = "How much is the fee for replacing a lost identity card?"
         r = client.post("/v1/query", json={"question": question, "as_of": "2025-06-01"})
         assert r.status_code == 200, r.text
         a = r.json()

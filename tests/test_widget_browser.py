@@ -1401,7 +1401,7 @@ def test_superseded_citation_shows_its_date_and_a_badge(page: Any, server: Api) 
 
     page.route("**/v1/query", only_the_old_circular)
     mount(page, server.url)
-    ask(page, "How much is the fee for replacing a lost passport?")
+    ask(page, "How much is the fee for replacing a lost identity card?")
     answer = answers(page).last
     expect(answer.locator(".body")).to_contain_text("100 dollars")
     expect(answer.locator(".body")).to_contain_text("As of 2025-01-01.")
