@@ -410,3 +410,21 @@ def test_api_as_of_and_citation_dates(
         assert r.status_code == 422
         assert "YYYY-MM-DD" in r.text
         assert "as_of" in r.text
+
+
+def test_cli_ask_as_of(homes: tuple[Path, Path]) -> None:
+    from typer.testing import CliRunner
+
+    from govrag.cli import app
+
+    runner = CliRunner()
+    home = str(homes[1])
+    result = runner.invoke(app, ["ask", QUESTIONS["fee"], "--as-of", "2025-06-01", "--json", "--home", home])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert "100 dollars" in answer["answer"]
+    assert [c["doc_id"] for c in answer["citations"]] == ["old/fee-circular.en.md"]
+    assert answer["citations"][0]["effective_from"] == _ts(2025, 1, 1)
+    bad = runner.invoke(app, ["ask", QUESTIONS["fee"], "--as-of", "1 June 2025", "--home", home])
+    assert bad.exit_code == 2
+    assert "--as-of must be a date written YYYY-MM-DD, got '1 June 2025'" in " ".join(bad.output.split())

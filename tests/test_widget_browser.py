@@ -679,13 +679,16 @@ def test_thai_question_gets_thai_ui_answer_and_citation(page: Any, base_url: str
     expect(body).to_contain_text(TH_FEE)
     expect(body).to_have_attribute("lang", "th")
     expect(answer.locator(".sources h3")).to_have_text("แหล่งที่มา")
-    expect(answer.locator(".slist button").first).to_have_text(f"[1] {TH_TITLE}")
+    # the DOCX states no date in its text: its "created" property (sample_corpus.FIXED_TIME) dates it
+    expect(answer.locator(".slist button").first).to_have_text(f"[1] {TH_TITLE} · 2026-01-01")
     answer.locator(".cite").first.click()
     panel = w(page, ".src")
     expect(panel).to_be_visible()
     expect(panel.locator("h3")).to_have_text("แหล่งที่มา [1]")
     expect(panel.locator(".stitle")).to_have_text(TH_TITLE)
-    expect(panel.locator("dd")).to_have_text([f"{TH_TITLE} \u203a {TH_SECTION}", re.compile(r"^ไทย")])
+    expect(panel.locator("dd")).to_have_text(
+        [f"{TH_TITLE} \u203a {TH_SECTION}", re.compile(r"^ไทย"), "2026-01-01"]
+    )
     expect(panel.locator("blockquote")).to_have_attribute("lang", "th")
     expect(panel.locator("blockquote")).to_contain_text(TH_FEE)
     shot(page, "02-thai-answer-source")
