@@ -269,5 +269,11 @@ def versions(
             r["id"], r["lang"], r["as_of"] or "today", "yes" if r["in_force"] else "NO", ", ".join(r["cited"])
         )
     table.add_section()
-    table.add_row("all", "", "", f"{report['in_force_share']:.3f}", f"n={report['n']}")
+    table.add_row(
+        "all",
+        "",
+        "",
+        f"{report['in_force_share']:.3f}",
+        f"n={report['n']}; cites the version in force: {report['cites_in_force_share']:.3f}",
+    )
     _emit(report, out_file, as_json, table)

@@ -121,6 +121,10 @@ def run_versions(settings: Settings, questions: Sequence[dict[str, Any]]) -> dic
         "set": "sample-dated",
         "n": len(rows),
         "in_force_share": round(sum(r["in_force"] for r in rows) / len(rows), 3) if rows else None,
+        # the version choice alone: the right version cited (whatever sentence of it was quoted)
+        "cites_in_force_share": round(sum(r["cites_in_force"] for r in rows) / len(rows), 3)
+        if rows
+        else None,
         "by_lang": {
             lang: {"n": len(v), "in_force_share": round(sum(v) / len(v), 3)} for lang, v in by_lang.items()
         },

@@ -428,3 +428,30 @@ def test_cli_ask_as_of(homes: tuple[Path, Path]) -> None:
     bad = runner.invoke(app, ["ask", QUESTIONS["fee"], "--as-of", "1 June 2025", "--home", home])
     assert bad.exit_code == 2
     assert "--as-of must be a date written YYYY-MM-DD, got '1 June 2025'" in " ".join(bad.output.split())
+
+
+def test_eval_versions_reports_the_share_answered_from_the_version_in_force(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from govrag.cli import app
+    from govrag.sample_corpus import DATED_QUESTIONS
+
+    home = tmp_path / "home"
+    build_settings(home)  # links the models
+    runner = CliRunner()
+    result = runner.invoke(app, ["eval", "versions", "--json", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == len(DATED_QUESTIONS) == 8
+    assert report["cites_in_force_share"] == 1.0  # every question cites the version in force on its day
+    assert report["in_force_share"] >= 0.75
+    rows = {r["id"]: r for r in report["questions"]}
+    assert [d.rsplit("/", 2)[-2:] for d in rows["lost-2025"]["cited"]] == [FEE_2025.split("/")]
+    assert rows["lost-2025"]["as_of_line"] == "As of 2025-01-01."
+    assert rows["lost-now"]["states_answer"] is True
+    assert not list((home / "eval").iterdir())  # the temporary corpus and index are gone
+    bad = tmp_path / "dated.jsonl"
+    bad.write_text(json.dumps({"id": "q", "lang": "en", "question": "?", "in_force": FEE_2026}) + "\n")
+    result = runner.invoke(app, ["eval", "versions", "--questions", str(bad), "--home", str(home)])
+    assert result.exit_code == 2
+    assert f"{bad}:1: field 'answer' must be a non-empty string" in " ".join(result.output.split())
