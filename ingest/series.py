@@ -22,7 +22,7 @@ import re
 import unicodedata
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 #: "No. 12/2026", "Bil. 3/2025", "Nomor 7/2024", "Số 15/2026": number before the year. Thai "ที่ กค 0401/ว 12":
 #: the whole number (it carries no year).
@@ -50,20 +50,31 @@ class SeriesSettings(BaseModel):
     url: bool = Field(default=True, description="Link documents with the same web address.")
     supersedes: bool = Field(default=True, description="Honour an export record's `supersedes` field.")
 
+    @field_validator("reference_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        """Refuse a pattern that is not a regex or has no `key` group when the settings are read."""
+        _compile(value)
+        return value
+
     def compiled(self) -> list[re.Pattern[str]]:
-        """The reference patterns, compiled; a pattern without a `key` group is a configuration error."""
-        out = []
-        for raw in self.reference_patterns:
-            try:
-                pat = re.compile(raw)
-            except re.error as exc:
-                raise ValueError(
-                    f"ingest.series.reference_patterns: {raw!r} is not a valid regex ({exc})"
-                ) from exc
-            if "key" not in pat.groupindex:
-                raise ValueError(f"ingest.series.reference_patterns: {raw!r} has no named group (?P<key>...)")
-            out.append(pat)
-        return out
+        """The reference patterns, compiled."""
+        return _compile(self.reference_patterns)
+
+
+def _compile(patterns: list[str]) -> list[re.Pattern[str]]:
+    out = []
+    for raw in patterns:
+        try:
+            pat = re.compile(raw)
+        except re.error as exc:
+            raise ValueError(
+                f"ingest.series.reference_patterns: {raw!r} is not a valid regex ({exc})"
+            ) from exc
+        if "key" not in pat.groupindex:
+            raise ValueError(f"ingest.series.reference_patterns: {raw!r} has no named group (?P<key>...)")
+        out.append(pat)
+    return out
 
 
 _NOT_WORD = re.compile(r"[\W_]+")

@@ -67,7 +67,9 @@ def test_reference_rule_keys_on_the_number_without_its_year() -> None:
     far = _keys("far", text="x" * 500 + " No. 12/2024")  # past `reference_chars`: a mention, not its number
     assert not _linked(far, new)
     with pytest.raises(ValueError, match=r"ingest\.series\.reference_patterns.*named group"):
-        SeriesSettings(reference_patterns=[r"No\. \d+"]).compiled()
+        SeriesSettings(reference_patterns=[r"No\. \d+"])
+    with pytest.raises(ValueError, match=r"ingest\.series\.reference_patterns: '\(' is not a valid regex"):
+        SeriesSettings(reference_patterns=["("])
 
 
 def test_url_rule_and_explicit_supersedes_link_documents() -> None:
