@@ -344,13 +344,24 @@ def ask(
     agency: Annotated[str | None, typer.Option(help="Only this agency's documents.")] = None,
     lang: Annotated[str | None, typer.Option(help="Only documents in this language.")] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Sources to retrieve.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Answer from the document versions in force on this day (YYYY-MM-DD)."),
+    ] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Answer a question with verified citations (extractive unless an LLM endpoint is configured)."""
+    import datetime as dt
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        console.print(f"[red]error:[/red] --as-of must be a date written YYYY-MM-DD, got {as_of!r}")
+        raise typer.Exit(2) from None
     settings = _settings(config, home)
-    (answer,) = _answer_questions(settings, [question], agency=agency, lang=lang, top_k=top_k)
+    (answer,) = _answer_questions(settings, [question], agency=agency, lang=lang, top_k=top_k, as_of=day)
     if as_json:
         from rag.api.routes import query_response
 
@@ -366,8 +377,9 @@ def _answer_questions(
     agency: str | None = None,
     lang: str | None = None,
     top_k: int | None = None,
+    as_of: Any = None,
 ) -> list[Any]:
-    """Answer each question in turn with one opened index, model and generator."""
+    """Answer each question in turn with one opened index, model and generator (`as_of`: a `date`)."""
     import anyio
 
     from rag.answering import Question
@@ -377,7 +389,9 @@ def _answer_questions(
     async def run() -> list[Any]:
         try:
             return [
-                await stack.answers.answer(Question(text=q, agency=agency, lang=lang, top_k=top_k))
+                await stack.answers.answer(
+                    Question(text=q, agency=agency, lang=lang, top_k=top_k, as_of=as_of)
+                )
                 for q in questions
             ]
         finally:
@@ -390,7 +404,8 @@ def _print_answer(answer: Any) -> None:
     """An answer, its numbered citations (document, page/section, quoted sentence) and any warnings."""
     out.print(answer.answer)
     for c in answer.citations:
-        where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", " > ".join(c.section)) if x)
+        old = f"superseded by {c.superseded_by}" if c.superseded else ""
+        where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", " > ".join(c.section), old) if x)
         out.print(
             f"  [{c.n}] {c.title or c.doc_id}{' (' + where + ')' if where else ''}: \u201c{c.quote}\u201d"
         )
@@ -460,7 +475,7 @@ def show_config(
 
 @app.command()
 def sample(dest: Annotated[Path, typer.Argument(help="Folder to write the sample corpus into.")]) -> None:
-    """Write the multilingual sample corpus (12 public-service documents in 10 files, 7 languages)."""
+    """Write the multilingual sample corpus (14 public-service documents in 12 files, 7 languages)."""
     from govrag.sample_corpus import write_sample_corpus
 
     for path in write_sample_corpus(dest):

@@ -113,6 +113,7 @@ def make_retriever(settings: Settings, comps: Components, embedder: TextEmbedder
         LanguageDetector(settings.language),
         prefetch=settings.index.prefetch,
         reranker=build_reranker(settings.rerank),
+        versions=settings.versions,
     )
 
 

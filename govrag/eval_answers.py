@@ -92,7 +92,8 @@ class _AnswerRun:
         t0 = time.perf_counter()
         ans = await self.service.answer(Question(text=text))
         self.latencies.append((time.perf_counter() - t0) * 1000)
-        plain = m.strip_citations(ans.answer)
+        # the "as of <date>" line dates the answer; it is not part of what is scored
+        plain = m.strip_citations(ans.answer.removesuffix(f"\n\n{ans.as_of_line}"))
         row: dict[str, Any] = {
             "id": q.id,
             "lang": q.lang,

@@ -234,3 +234,46 @@ def answers(
     finally:
         ev.close()
     _emit(report, out_file, as_json, answers_table(report))
+
+
+@eval_app.command()
+def versions(
+    questions: Annotated[
+        Path | None,
+        typer.Option("--questions", help="Dated-question JSONL (default: the sample corpus's own set)."),
+    ] = None,
+    out_file: OutOpt = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Share of dated questions answered from the document version in force on the day asked."""
+    from govrag.cli_common import _settings
+    from govrag.eval_versions import load_dated_questions, run_versions
+    from govrag.evaluation import EvalDataError
+    from govrag.sample_corpus import DATED_QUESTIONS
+
+    settings = _settings(config, home)
+    try:
+        qs: list[dict[str, Any]] = (
+            load_dated_questions(questions) if questions is not None else [dict(q) for q in DATED_QUESTIONS]
+        )
+        report = run_versions(settings, qs)
+    except (EvalDataError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    table = Table(title=f"Dated questions (generator {report['config']['generator']})")
+    for col in ("id", "lang", "as_of", "in force", "cited"):
+        table.add_column(col)
+    for r in report["questions"]:
+        table.add_row(
+            r["id"], r["lang"], r["as_of"] or "today", "yes" if r["in_force"] else "NO", ", ".join(r["cited"])
+        )
+    table.add_section()
+    table.add_row(
+        "all",
+        "",
+        "",
+        f"{report['in_force_share']:.3f}",
+        f"n={report['n']}; cites the version in force: {report['cites_in_force_share']:.3f}",
+    )
+    _emit(report, out_file, as_json, table)

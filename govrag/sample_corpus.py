@@ -1,9 +1,11 @@
 """A small public-service sample corpus that govrag writes itself (quickstart and tests).
 
-Twelve short documents (ten files: a JSONL export holds two) about passports, flood relief, dengue,
+Fourteen short documents (twelve files: a JSONL export holds two) about passports, flood relief, dengue,
 business registration and fees, in English, Malay, Indonesian, Thai, Vietnamese, Tamil and Chinese,
-written out as Markdown, HTML, plain text, DOCX, XLSX, PDF and a JSONL export. The content is
-illustrative, written for this project; it is not an official statement of any agency.
+written out as Markdown, HTML, plain text, DOCX, XLSX, PDF and a JSONL export. Two of them are versions
+of one fee circular (No. 12/2025 and No. 12/2026, with different fees): `DATED_QUESTIONS` asks what changed
+between them (`govrag eval versions`). The content is illustrative, written for this project; it is not
+an official statement of any agency.
 
 Writing is deterministic and idempotent: the generated DOCX/XLSX carry fixed timestamps (zip entries and
 core properties), and a file whose bytes are already right is not touched, so a second `govrag quickstart`
@@ -40,6 +42,55 @@ your current passport. The renewal fee is 70 dollars, paid by card when you subm
 Your new passport is ready for collection within 10 working days. Bring your old passport, which will be
 cancelled and returned to you. If you lose your passport abroad, contact the nearest embassy at once.
 """
+
+FEE_CIRCULAR_2025 = """# Circular No. 12/2025: identity card service fees
+
+Issued by the National Registration Department on 15 December 2024.
+
+Effective from 1 January 2025.
+
+## Fees
+
+The fee for replacing a lost or damaged identity card is 100 dollars. Express processing within three
+working days costs an extra 40 dollars. Fees are paid at the registration office.
+"""
+
+FEE_CIRCULAR_2026 = """# Circular No. 12/2026: identity card service fees
+
+Issued by the National Registration Department on 10 February 2026.
+
+Effective from 1 March 2026. This circular replaces Circular No. 12/2025.
+
+## Fees
+
+The fee for replacing a lost or damaged identity card is 150 dollars. Express processing within three
+working days costs an extra 60 dollars. Fees are paid at the registration office.
+"""
+
+#: The two versions of the fee circular, as paths in the sample corpus.
+FEE_2025 = "fees/identity-card-fee-circular-2025.en.md"
+FEE_2026 = "fees/identity-card-fee-circular-2026.en.md"
+
+#: Questions whose answer changed between the two circulars: `in_force` is the version that must answer
+#: (by `as_of`, a day, or today when None) and `answer` the fee it states. Run by `govrag eval versions`.
+DATED_QUESTIONS: list[dict[str, str | None]] = [
+    {"id": "lost-now", "lang": "en", "question": "How much is the fee for replacing a lost identity card?",
+     "as_of": None, "in_force": FEE_2026, "answer": "150 dollars"},
+    {"id": "lost-2025", "lang": "en", "question": "How much is the fee for replacing a lost identity card?",
+     "as_of": "2025-06-01", "in_force": FEE_2025, "answer": "100 dollars"},
+    {"id": "express-now", "lang": "en", "question": "What does express identity card processing cost?",
+     "as_of": None, "in_force": FEE_2026, "answer": "60 dollars"},
+    {"id": "express-2025", "lang": "en", "question": "What does express identity card processing cost?",
+     "as_of": "2025-09-30", "in_force": FEE_2025, "answer": "40 dollars"},
+    {"id": "damaged-eve", "lang": "en", "question": "What was the fee to replace a damaged identity card?",
+     "as_of": "2026-02-28", "in_force": FEE_2025, "answer": "100 dollars"},
+    {"id": "damaged-day", "lang": "en", "question": "What is the fee to replace a damaged identity card?",
+     "as_of": "2026-03-01", "in_force": FEE_2026, "answer": "150 dollars"},
+    {"id": "lost-eve", "lang": "en", "question": "How much did it cost to replace a lost identity card?",
+     "as_of": "2025-12-31", "in_force": FEE_2025, "answer": "100 dollars"},
+    {"id": "express-2027", "lang": "en", "question": "What is the express processing fee for an identity card?",
+     "as_of": "2027-01-01", "in_force": FEE_2026, "answer": "60 dollars"},
+]  # fmt: skip
 
 FLOOD_MS_HTML = """<!DOCTYPE html>
 <html lang="ms"><head><meta charset="utf-8"><title>Bantuan Banjir 2026</title></head>
@@ -333,6 +384,8 @@ def write_sample_corpus(dest: Path) -> list[Path]:
     files: dict[str, Callable[[], bytes]] = {
         "immigration/passport-renewal.en.md": PASSPORT_EN.encode,
         "immigration/passport-renewal.zh.md": PASSPORT_ZH.encode,
+        FEE_2025: FEE_CIRCULAR_2025.encode,
+        FEE_2026: FEE_CIRCULAR_2026.encode,
         "welfare/bantuan-banjir.ms.html": FLOOD_MS_HTML.encode,
         "health/demam-berdarah.id.txt": DENGUE_ID.encode,
         "health/dengue-prevention.ta.txt": DENGUE_TA.encode,

@@ -30,6 +30,7 @@ from rag.answering import AnswerSettings
 from rag.api.settings import ApiSettings
 from rag.generators.settings import GeneratorSettings
 from rag.rerank import RerankSettings
+from rag.versions import VersionSettings
 
 
 class Settings(BaseSettings):
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     language: LanguageSettings = Field(default_factory=LanguageSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     rerank: RerankSettings = Field(default_factory=RerankSettings)
+    versions: VersionSettings = Field(default_factory=VersionSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

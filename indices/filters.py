@@ -29,6 +29,8 @@ SUMMARY_FIELDS = [
     "ingested_at",
     "root",
 ]
+#: Payload fields read to resolve document versions (`QdrantIndexBase.versions`).
+VERSION_FIELDS = ["doc_id", "title", "series", "effective_from", "extra"]
 
 #: Fields that search filters use: only these get payload-aware HNSW links (extra graph edges per
 #: value so a filtered graph search stays connected). The other indexed fields serve bookkeeping
@@ -121,6 +123,14 @@ def stale_spec(doc_id: str, content_hash: str) -> FilterSpec:
     return FilterSpec(
         must=[Cond("doc_id", values=(doc_id,))],
         must_not=[Cond("content_hash", values=(content_hash,))],
+    )
+
+
+def versions_spec(series: list[str]) -> FilterSpec:
+    """The first chunk of every document carrying any of these series keys (one point per document)."""
+    return FilterSpec(
+        must=[Cond("series", values=tuple(series)), Cond("chunk_no", values=(0,))],
+        matches_nothing=not series,
     )
 
 

@@ -36,11 +36,13 @@ from indices.errors import EmbedderMismatchError
 from indices.filters import (
     STATE_FIELDS,
     SUMMARY_FIELDS,
+    VERSION_FIELDS,
     FilterSpec,
     build_spec,
     docs_spec,
     exclude_docs_spec,
     stale_spec,
+    versions_spec,
 )
 from indices.index_check import IndexCheckReport, ScannedPoint, run_check
 from indices.registry import IndexSettings
@@ -48,6 +50,7 @@ from indices.schema import (
     ChunkRecord,
     DocumentState,
     DocumentSummary,
+    DocumentVersion,
     EmbedderIdentity,
     Hit,
     IndexPoint,
@@ -381,6 +384,25 @@ class QdrantIndexBase(abc.ABC):
                 ingested_at=float(p.get("ingested_at", 0.0)),
                 root=str(p.get("root", "")),
             )
+
+    def versions(self, series: Sequence[str], flt: SearchFilter | None = None) -> list[DocumentVersion]:
+        """Every document visible under `flt` that carries any of these series keys, in doc-id order."""
+        keys = list(dict.fromkeys(series))
+        spec = build_spec(flt).and_(versions_spec(keys))
+        if spec.matches_nothing:
+            return []
+        found: dict[str, DocumentVersion] = {}
+        for p in self._scroll(spec, VERSION_FIELDS):
+            extra = p.get("extra") or {}
+            eff = p.get("effective_from")
+            found[str(p["doc_id"])] = DocumentVersion(
+                doc_id=str(p["doc_id"]),
+                title=str(p.get("title", "")),
+                series=[str(k) for k in p.get("series") or []],
+                effective_from=float(eff) if eff is not None else None,
+                supersedes=[str(d) for d in extra.get("supersedes") or []] if isinstance(extra, dict) else [],
+            )
+        return [found[d] for d in sorted(found)]
 
     def count_documents(self, flt: SearchFilter | None = None) -> int:
         """Number of distinct documents (a facet over the doc_id payload index)."""

@@ -15,9 +15,9 @@ from typing import Any
 POINT_NAMESPACE = uuid.UUID("6f1c2b9e-3a57-4d0e-9b7c-0f5a8d3e2c41")
 
 #: Payload fields that carry a keyword/integer/float payload index (the fields we filter on).
-KEYWORD_FIELDS = ("doc_id", "lang", "agency", "groups", "content_hash", "source", "root")
+KEYWORD_FIELDS = ("doc_id", "lang", "agency", "groups", "content_hash", "source", "root", "series")
 INTEGER_FIELDS = ("chunk_no",)
-FLOAT_FIELDS = ("ingested_at", "doc_date")
+FLOAT_FIELDS = ("ingested_at", "doc_date", "effective_from")
 
 
 def point_id(doc_id: str, chunk_no: int) -> str:
@@ -60,6 +60,11 @@ class ChunkRecord:
     #: export given directly), or "urls"; `govrag ingest --prune` only removes documents of exactly the
     #: roots it was given, and a document id belongs to one root (ingest.sources).
     root: str = ""
+    #: Keys of the document series this document is a version of (`ingest.series`); documents sharing a
+    #: key are versions of each other, the one with the latest `effective_from` supersedes the others.
+    series: list[str] = field(default_factory=list)
+    #: When this version takes effect (UTC midnight timestamp): its effective-from date, else its issue date.
+    effective_from: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -87,6 +92,10 @@ class ChunkRecord:
         }
         if self.doc_date is not None:
             out["doc_date"] = self.doc_date
+        if self.series:
+            out["series"] = list(self.series)
+        if self.effective_from is not None:
+            out["effective_from"] = self.effective_from
         if self.extra:
             out["extra"] = dict(self.extra)
         return out
@@ -110,6 +119,8 @@ class ChunkRecord:
             ingested_at=float(payload.get("ingested_at", 0.0)),
             doc_date=payload.get("doc_date"),
             root=str(payload.get("root", "")),
+            series=[str(k) for k in payload.get("series") or []],
+            effective_from=payload.get("effective_from"),
             extra=dict(payload.get("extra") or {}),
         )
 
@@ -210,6 +221,19 @@ class DocumentSummary:
     content_hash: str
     ingested_at: float
     root: str = ""
+
+
+@dataclass(slots=True)
+class DocumentVersion:
+    """One version of a document series as stored (from its first chunk): what version resolution needs.
+
+    `supersedes` lists the document ids this one explicitly replaces (an export's `supersedes` field)."""
+
+    doc_id: str
+    title: str
+    series: list[str]
+    effective_from: float | None
+    supersedes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from indices.schema import (
     ChunkRecord,
     DocumentState,
     DocumentSummary,
+    DocumentVersion,
     EmbedderIdentity,
     Hit,
     IndexPoint,
@@ -51,6 +52,11 @@ class VectorIndex(Protocol):
 
     def iter_documents(self, flt: SearchFilter | None = None) -> Iterator[DocumentSummary]:
         """Every document (one summary each, from its first chunk), optionally filtered."""
+        ...
+
+    def versions(self, series: Sequence[str], flt: SearchFilter | None = None) -> list[DocumentVersion]:
+        """Every document visible under `flt` carrying any of these series keys (from its first chunk),
+        in doc-id order: the versions of the series, for `rag.versions` to tell which one is in force."""
         ...
 
     def count_documents(self, flt: SearchFilter | None = None) -> int:

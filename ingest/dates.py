@@ -167,6 +167,15 @@ def doc_date_of(payload: dict[str, Any]) -> float | None:
     return None
 
 
+def effective_date_of(payload: dict[str, Any]) -> float | None:
+    """When the version takes effect, for version resolution: the effective-from date, else the issue date."""
+    for key in ("effective_from", "issued"):
+        value = parse_date_value(payload.get(key))
+        if value is not None:
+            return _timestamp(value)
+    return None
+
+
 def ascii_digits(text: str) -> str:
     """Digits of every script (Thai ๑, Lao ໑, Khmer ១, Burmese ၁, Tamil ௧, full-width １...) as 0-9."""
     return "".join(str(unicodedata.digit(ch)) if ch.isdigit() and not ch.isascii() else ch for ch in text)

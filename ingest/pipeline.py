@@ -31,8 +31,9 @@ from indices.schema import ChunkRecord, DocumentState, IndexPoint, SearchFilter
 from indices.sparse import SparseEncoder
 from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
-from ingest.dates import doc_date_of
+from ingest.dates import doc_date_of, effective_date_of
 from ingest.fetch import Fetcher, FetchError
+from ingest.series import series_keys, supersedes_of
 from ingest.settings import IngestSettings
 from ingest.sources import URL_ROOT, SourceItem, discover, is_legacy_root, legacy_root_name
 from ingest.worker import ParseResult, ParserPool, ParseTask, WorkerConfig, init_worker, process
@@ -203,6 +204,7 @@ class Ingestor:
         self.sparse = sparse
         self.index = index
         self.language = language
+        self._series_patterns = settings.series.compiled()
         self._timings: dict[str, float] = {}
 
     # -- identity ---------------------------------------------------------------------------------------
@@ -217,6 +219,7 @@ class Ingestor:
             "agency": opts.agency,
             "groups": sorted(opts.groups),
             "lang": opts.lang,
+            "series": self.settings.series.model_dump(),
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
@@ -473,6 +476,20 @@ class Ingestor:
         groups: list[Any] = rec_groups if isinstance(rec_groups, list) else opts.groups
         agency = _agency(item, opts)
         dates: dict[str, Any] = res.metadata.get("dates") or {}
+        extra: dict[str, Any] = {"dates": dates} if dates else {}
+        if self.settings.series.supersedes and supersedes_of(item.record):
+            extra["supersedes"] = supersedes_of(item.record)
+        series = series_keys(
+            doc_id=res.doc_id,
+            title=self._text_title(ChunkRecord(res.doc_id, 0, "", title=res.title)),
+            text=res.chunks[0].text if res.chunks else "",
+            url=item.uri,
+            agency=agency,
+            record=item.record,
+            settings=self.settings.series,
+            patterns=self._series_patterns,
+        )
+        effective = effective_date_of(dates)
         return [
             ChunkRecord(
                 doc_id=res.doc_id,
@@ -490,7 +507,9 @@ class Ingestor:
                 ingested_at=now,
                 root=item.root,
                 doc_date=doc_date_of(dates),
-                extra={"dates": dates} if dates else {},
+                series=series,
+                effective_from=effective,
+                extra=extra,
             )
             for i, ch in enumerate(res.chunks)
         ]

@@ -8,6 +8,7 @@ from ingest.chunker import ChunkerSettings
 from ingest.crawl_settings import CrawlSettings
 from ingest.fetch import FetchSettings
 from ingest.parser_settings import ParserSettings
+from ingest.series import SeriesSettings
 
 
 class IngestSettings(BaseModel):
@@ -25,3 +26,4 @@ class IngestSettings(BaseModel):
     chunker: ChunkerSettings = Field(default_factory=ChunkerSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    series: SeriesSettings = Field(default_factory=SeriesSettings)

@@ -16,7 +16,8 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 import anyio
@@ -27,8 +28,9 @@ from rag.answerers import Answerer, AnswerRun
 from rag.citations import Citation
 from rag.extractive import ExtractiveSettings
 from rag.language_control import LanguageControlSettings
-from rag.prompting import PromptSettings, refusal
+from rag.prompting import PromptSettings, as_of_line, refusal
 from rag.retrieval import RetrievalResult, Retriever
+from rag.versions import VersionNote, as_of_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class Question:
     date_to: float | None = None
     top_k: int | None = None
     groups: list[str] | None = None
+    #: Answer from the versions in force on this day (None: today).
+    as_of: date | None = None
 
     def search_filter(self) -> SearchFilter:
         """The index filter this question is answered under."""
@@ -106,6 +110,8 @@ class Answer:
     scores: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     generator_errors: list[str] = field(default_factory=list)  # kinds of generator failures (for metrics)
+    #: The "as of <date>" line appended to the answer ("" when no cited document states a date).
+    as_of_line: str = ""
 
 
 def source_dict(n: int, hit: Hit) -> dict[str, Any]:
@@ -121,7 +127,38 @@ def source_dict(n: int, hit: Hit) -> dict[str, Any]:
         "section": rec.section,
         "lang": rec.lang,
         "score": round(hit.score, 4),
+        "doc_date": rec.doc_date,
+        "effective_from": rec.effective_from,
     }
+
+
+def dated_citations(
+    citations: list[Citation], sources: list[Hit], notes: dict[str, VersionNote]
+) -> list[Citation]:
+    """`citations` with their document's dates and, for a replaced version, what superseded it."""
+    records = {h.record.doc_id: h.record for h in sources}
+    out = []
+    for c in citations:
+        rec, note = records.get(c.doc_id), notes.get(c.doc_id)
+        superseded = note is not None and note.superseded
+        out.append(
+            replace(
+                c,
+                doc_date=rec.doc_date if rec else None,
+                effective_from=rec.effective_from if rec else None,
+                superseded=superseded,
+                superseded_by=note.replaced_by if note is not None and superseded else None,
+            )
+        )
+    return out
+
+
+def answer_date(citations: list[Citation]) -> str:
+    """The date an answer speaks as of: the latest effective (else issue) date of its cited documents,
+    as YYYY-MM-DD ("" when none states one)."""
+    stamps = [c.effective_from or c.doc_date for c in citations]
+    known = [s for s in stamps if s is not None]
+    return datetime.fromtimestamp(max(known), UTC).date().isoformat() if known else ""
 
 
 class AnswerService:
@@ -142,7 +179,9 @@ class AnswerService:
             standalone = await self.answerer.standalone(q.text, q.history, run)
         k = q.top_k or self.settings.top_k
         retrieved: RetrievalResult = await anyio.to_thread.run_sync(
-            lambda: self.retriever.search(standalone, k=k, flt=q.search_filter())
+            lambda: self.retriever.search(
+                standalone, k=k, flt=q.search_filter(), as_of=as_of_timestamp(q.as_of)
+            )
         )
         language = self.retriever.detector.detect(q.text) if q.history else retrieved.language
         run.exhausted = len(retrieved.hits) < k
@@ -158,7 +197,9 @@ class AnswerService:
             yield event
         timings.update(run.timings)
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000
-        answer = self._finish(query_id, q, standalone, language, run, sources)
+        answer = self._finish(query_id, q, standalone, language, run, sources, retrieved.versions)
+        if answer.as_of_line:
+            yield "delta", {"text": "\n\n" + answer.as_of_line}
         timings["total_ms"] = (time.perf_counter() - t_start) * 1000
         answer.timings = {**timings, **answer.timings}
         answer.scores = dict(run.scores)
@@ -173,6 +214,7 @@ class AnswerService:
         language: str,
         run: AnswerRun,
         sources: list[Hit],
+        versions: dict[str, VersionNote],
     ) -> Answer:
         verified = run.verified
         refusal_text = refusal(language)
@@ -180,20 +222,28 @@ class AnswerService:
         model_refused = bool(text) and refusal_text.rstrip(".。") in text
         grounded = bool(verified and verified.grounded) and not model_refused
         refused = not grounded and (self.settings.refuse_ungrounded or not text or model_refused)
+        citations = (
+            dated_citations(verified.citations, sources, versions) if (verified and not refused) else []
+        )
+        line = ""
         if refused:
             text = refusal_text
+        elif citations and answer_date(citations):
+            line = as_of_line(language, answer_date(citations))
+            text = f"{text}\n\n{line}"
         return Answer(
             query_id=query_id,
             question=q.text,
             standalone_question=standalone,
             answer=text,
             language=language,
-            citations=verified.citations if (verified and not refused) else [],
+            citations=citations,
             grounded=grounded,
             refused=refused,
             generator=run.generator,
             sources=sources,
             warnings=run.warnings,
+            as_of_line=line,
         )
 
     async def answer(self, q: Question) -> Answer:

@@ -50,6 +50,12 @@ class Citation:
     chunk_no: int = 0
     #: True when the model wrote no marker for the claim and `attribute` matched it to this source.
     attributed: bool = False
+    #: The cited document's issue date and the date its version took effect (UTC timestamps).
+    doc_date: float | None = None
+    effective_from: float | None = None
+    #: The cited version was replaced by a newer one (`rag.versions`), and by which document.
+    superseded: bool = False
+    superseded_by: str | None = None
 
 
 @dataclass(slots=True)

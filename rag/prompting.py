@@ -53,6 +53,12 @@ def refusal(lang: str) -> str:
     return table.get(lang, table["en"])["refusal"]
 
 
+def as_of_line(lang: str, day: str) -> str:
+    """The short "as of <day>" line (YYYY-MM-DD) that dates an answer, in `lang` (English when unknown)."""
+    table = languages()
+    return table.get(lang, table["en"])["as_of"].format(date=day)
+
+
 def language_name(lang: str) -> str:
     """English name of a language code, for the prompt."""
     return languages().get(lang, {}).get("name", "the same language as the question")

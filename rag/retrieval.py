@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from indices.sparse import SparseEncoder
 from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
 from rag.rerank import CrossEncoderReranker
+from rag.versions import VersionNote, VersionResolver, VersionSettings
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ class RetrievalResult:
     language: str
     timings_ms: dict[str, float] = field(default_factory=dict)
     query_vector: np.ndarray | None = None
+    #: Version status of each shown document that belongs to a series (`rag.versions`).
+    versions: dict[str, VersionNote] = field(default_factory=dict)
 
 
 class Retriever:
@@ -39,6 +42,7 @@ class Retriever:
         detector: LanguageDetector,
         prefetch: int = 50,
         reranker: CrossEncoderReranker | None = None,
+        versions: VersionSettings | None = None,
     ) -> None:
         self.embedder = embedder
         self.sparse = sparse
@@ -46,6 +50,7 @@ class Retriever:
         self.detector = detector
         self.prefetch = prefetch
         self.reranker = reranker
+        self.versions = VersionResolver(versions or VersionSettings(), index)
 
     def search(
         self,
@@ -55,8 +60,12 @@ class Retriever:
         mode: SearchMode = SearchMode.HYBRID,
         flt: SearchFilter | None = None,
         one_per_doc: bool = True,
+        as_of: float | None = None,
     ) -> RetrievalResult:
-        """Rank chunks for `question`; access-group and other filters are applied inside the index."""
+        """Rank chunks for `question`; access-group and other filters are applied inside the index.
+
+        Of a document series, the version in force at `as_of` (a timestamp; None: now) is preferred
+        (`rag.versions`)."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         language = self.detector.detect(question)
@@ -75,18 +84,32 @@ class Retriever:
         # cross-encoder picks the best k of them
         limit = max(k, self.reranker.settings.candidates) if self.reranker is not None else k
         t0 = time.perf_counter()
-        hits = self.index.search(
-            SearchQuery(
-                dense=dense,
-                sparse=sparse,
-                limit=limit,
-                mode=mode,
-                filter=flt or SearchFilter(),
-                one_per_doc=one_per_doc,
-                prefetch=max(self.prefetch, limit * 3),
-            )
+        flt = flt or SearchFilter()
+        query = SearchQuery(
+            dense=dense,
+            sparse=sparse,
+            limit=limit,
+            mode=mode,
+            filter=flt,
+            one_per_doc=one_per_doc,
+            prefetch=max(self.prefetch, limit * 3),
         )
+        hits = self.index.search(query)
         timings["search_ms"] = (time.perf_counter() - t0) * 1000
         if self.reranker is not None and hits:
             hits, timings["rerank_ms"] = self.reranker.rerank(question, hits, k)
-        return RetrievalResult(hits=hits, language=language, timings_ms=timings, query_vector=qvec)
+        t0 = time.perf_counter()
+
+        def fetch(doc_ids: list[str]) -> list[Hit]:
+            only = replace(flt, doc_ids=doc_ids)
+            return self.index.search(replace(query, filter=only, limit=len(doc_ids), one_per_doc=True))
+
+        resolved = self.versions.resolve(hits, flt, as_of, fetch, k)
+        timings["versions_ms"] = (time.perf_counter() - t0) * 1000
+        return RetrievalResult(
+            hits=resolved.hits,
+            language=language,
+            timings_ms=timings,
+            query_vector=qvec,
+            versions=resolved.notes,
+        )

@@ -216,6 +216,8 @@ def test_sse_events_end_with_the_same_answer_as_json(
     else:
         assert deltas
         assert "".join(deltas) == done["answer"]
+        if done["citations"] and any(c["effective_from"] or c["doc_date"] for c in done["citations"]):
+            assert deltas.pop().startswith("\n\n")  # the "as of <date>" line comes last (docs/ingestion.md)
         assert all(re.search(r"\[\d+\]$", d.rstrip()) for d in deltas)  # each sentence ends with its [n]
 
 

@@ -29,7 +29,7 @@ SUMMARY_KEYS = {
     "elapsed_seconds",
     "failures",
 }
-SAMPLE_DOCS = 12  # files + export records in govrag.sample_corpus
+SAMPLE_DOCS = 14  # files + export records in govrag.sample_corpus
 
 
 @pytest.fixture

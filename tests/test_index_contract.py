@@ -290,6 +290,42 @@ class TestIndexContract:
         assert [d.doc_id for d in shared.iter_documents(SearchFilter(groups=["hr"]))] == ["hr-memo"]
         assert list(shared.iter_documents(SearchFilter(groups=[]))) == []
 
+    def test_versions_lists_each_document_of_a_series_once(self, index: VectorIndex) -> None:
+        def version(
+            doc_id: str, series: list[str], eff: float | None, groups: list[str], **extra: object
+        ) -> list[IndexPoint]:
+            doc = Doc(doc_id, "tax", "en", "finance", groups, eff, ["Fee circular text.", "More fee text."])
+            points = make_points(doc)
+            for p in points:
+                p.record.series, p.record.effective_from, p.record.extra = series, eff, dict(extra)
+            return points
+
+        index.upsert(version("fee-2025", ["ref:finance:12", "doc:fee-2025"], _ts(2025), ["public"]))
+        index.upsert(version("fee-2026", ["ref:finance:12", "doc:fee-2026"], _ts(2026), ["public"]))
+        index.upsert(
+            version("fee-note", ["doc:fee-note", "doc:fee-2025"], None, ["public"], supersedes=["fee-2025"])
+        )
+        index.upsert(version("fee-internal", ["ref:finance:12"], _ts(2026, 6), ["finance-staff"]))
+        found = index.versions(["ref:finance:12", "doc:fee-2025"], SearchFilter(groups=["public"]))
+        assert [v.doc_id for v in found] == ["fee-2025", "fee-2026", "fee-note"]  # one each, no hidden one
+        assert (found[1].effective_from, found[1].series, found[1].title) == (
+            _ts(2026),
+            ["ref:finance:12", "doc:fee-2026"],
+            "Title of fee-2026",
+        )
+        assert (found[0].supersedes, found[2].supersedes, found[2].effective_from) == ([], ["fee-2025"], None)
+        assert [v.doc_id for v in index.versions(["ref:finance:12"])] == [
+            "fee-2025",
+            "fee-2026",
+            "fee-internal",
+        ]
+        assert index.versions(["ref:finance:12"], SearchFilter(groups=[])) == []
+        assert index.versions([]) == []
+        index.delete_documents(["fee-2026"])
+        assert [v.doc_id for v in index.versions(["ref:finance:12"], SearchFilter(groups=["public"]))] == [
+            "fee-2025"
+        ]
+
     @pytest.mark.parametrize("case", sorted(FILTER_CASES))
     @pytest.mark.parametrize("mode", list(SearchMode))
     def test_each_filter_is_applied(self, shared: VectorIndex, case: str, mode: SearchMode) -> None:

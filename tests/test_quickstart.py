@@ -34,6 +34,6 @@ def test_quickstart_answers_with_citations_and_reruns_unchanged(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     counts = report["documents"]
-    assert counts["unchanged"] == 12, counts
+    assert counts["unchanged"] == 14, counts
     assert counts["new"] == 0
     assert counts["changed"] == 0

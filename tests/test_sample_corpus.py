@@ -19,8 +19,8 @@ def test_two_writes_give_identical_bytes(tmp_path: Path) -> None:
     a, b = _tree(tmp_path / "a"), _tree(tmp_path / "b")
     assert a == b
     assert {name.rsplit(".", 1)[1] for name in a} == {"md", "html", "txt", "jsonl", "docx", "pdf", "xlsx"}
-    # 10 files, the JSONL export holding two records: the 12 documents the docs promise.
-    assert len(a) + len(EXPORT_RECORDS) - 1 == 12
+    # 12 files, the JSONL export holding two records: the 14 documents the docs promise.
+    assert len(a) + len(EXPORT_RECORDS) - 1 == 14
 
 
 def test_rewrite_leaves_unchanged_files_alone(tmp_path: Path) -> None:

@@ -679,13 +679,16 @@ def test_thai_question_gets_thai_ui_answer_and_citation(page: Any, base_url: str
     expect(body).to_contain_text(TH_FEE)
     expect(body).to_have_attribute("lang", "th")
     expect(answer.locator(".sources h3")).to_have_text("แหล่งที่มา")
-    expect(answer.locator(".slist button").first).to_have_text(f"[1] {TH_TITLE}")
+    # the DOCX states no date in its text: its "created" property (sample_corpus.FIXED_TIME) dates it
+    expect(answer.locator(".slist button").first).to_have_text(f"[1] {TH_TITLE} · 2026-01-01")
     answer.locator(".cite").first.click()
     panel = w(page, ".src")
     expect(panel).to_be_visible()
     expect(panel.locator("h3")).to_have_text("แหล่งที่มา [1]")
     expect(panel.locator(".stitle")).to_have_text(TH_TITLE)
-    expect(panel.locator("dd")).to_have_text([f"{TH_TITLE} \u203a {TH_SECTION}", re.compile(r"^ไทย")])
+    expect(panel.locator("dd")).to_have_text(
+        [f"{TH_TITLE} \u203a {TH_SECTION}", re.compile(r"^ไทย"), "2026-01-01"]
+    )
     expect(panel.locator("blockquote")).to_have_attribute("lang", "th")
     expect(panel.locator("blockquote")).to_contain_text(TH_FEE)
     shot(page, "02-thai-answer-source")
@@ -1384,3 +1387,32 @@ def test_officer_token_from_the_provider_is_asked_for_each_request(
     expect(alert).to_contain_text("token provider failed: signed out")
     assert len(sent) == 2
     shot(page, "20-officer-token")
+
+
+@browser_test
+def test_superseded_citation_shows_its_date_and_a_badge(page: Any, server: Api) -> None:
+    """The sample corpus's fee circular No. 12/2025 was replaced by No. 12/2026: asked about it alone (the
+    request is narrowed to it on the way), the server marks the citation superseded and the widget says so."""
+    from playwright.sync_api import expect
+
+    from govrag.sample_corpus import FEE_2025
+
+    def only_the_old_circular(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        body["filters"]["doc_ids"] = [FEE_2025]
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/v1/query", only_the_old_circular)
+    mount(page, server.url)
+    ask(page, "How much is the fee for replacing a lost identity card?")
+    answer = answers(page).last
+    expect(answer.locator(".body")).to_contain_text("100 dollars")
+    expect(answer.locator(".body")).to_contain_text("As of 2025-01-01.")
+    item = answer.locator(".slist li").first
+    expect(item.locator("button")).to_contain_text("2025-01-01")
+    expect(item.locator(".badge")).to_have_text("Superseded")
+    item.locator("button").click()
+    panel = w(page, ".src")
+    expect(panel.locator(".badge")).to_have_text("Superseded")
+    expect(panel.locator("dd").last).to_have_text("2025-01-01")
+    shot(page, "12-superseded-citation")

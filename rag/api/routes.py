@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import anyio
@@ -33,6 +34,7 @@ from rag.api.schemas import (
 )
 from rag.api.security import Principal
 from rag.api.shared_limits import RedisRateLimiter
+from rag.versions import as_of_timestamp
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -131,6 +133,10 @@ def query_response(answer: Answer, show: Any = None) -> QueryResponse:
                 lang=c.lang,
                 score=c.score,
                 attributed=c.attributed,
+                doc_date=c.doc_date,
+                effective_from=c.effective_from,
+                superseded=c.superseded,
+                superseded_by=c.superseded_by,
             )
             for c in answer.citations
         ],
@@ -223,6 +229,7 @@ async def query(body: QueryRequest, services: ServicesDep, caller: QueryCallerDe
         date_to=body.filters.date_to,
         top_k=body.top_k,
         groups=flt.groups,
+        as_of=date.fromisoformat(body.as_of) if body.as_of else None,
     )
     show = _source_view(services, caller)
     if not body.stream:
@@ -268,7 +275,12 @@ async def search(body: SearchRequest, services: ServicesDep, caller: QueryCaller
     t0 = time.perf_counter()
     res = await anyio.to_thread.run_sync(
         lambda: retriever.search(
-            body.query, k=body.top_k, mode=SearchMode(body.mode), flt=flt, one_per_doc=body.one_per_doc
+            body.query,
+            k=body.top_k,
+            mode=SearchMode(body.mode),
+            flt=flt,
+            one_per_doc=body.one_per_doc,
+            as_of=as_of_timestamp(date.fromisoformat(body.as_of)) if body.as_of else None,
         )
     )
     services.metrics.observe_retrieval(time.perf_counter() - t0)
@@ -286,8 +298,13 @@ async def search(body: SearchRequest, services: ServicesDep, caller: QueryCaller
             lang=h.record.lang,
             agency=h.record.agency,
             text=h.record.text,
+            doc_date=h.record.doc_date,
+            effective_from=h.record.effective_from,
+            superseded=bool(note and note.superseded),
+            superseded_by=note.replaced_by if note and note.superseded else None,
         )
         for i, h in enumerate(res.hits, start=1)
+        for note in [res.versions.get(h.record.doc_id)]
     ]
     return SearchResponse(
         query=body.query,

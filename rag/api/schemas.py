@@ -9,6 +9,7 @@ length is checked, so a question of nothing but those is refused as empty.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -27,6 +28,23 @@ def _visible(text: str) -> str:
 
 #: A question or query: at least one visible character, stored stripped.
 VisibleText = Annotated[str, AfterValidator(_visible)]
+
+
+def _iso_day(text: str) -> str:
+    """`text` when it is a calendar date written YYYY-MM-DD."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"must be a date written YYYY-MM-DD, got {text[:40]!r}") from None
+    return text
+
+
+#: A day written YYYY-MM-DD (a JSON string: strict mode would refuse a string for a `date` field).
+IsoDay = Annotated[str, Field(min_length=10, max_length=10), AfterValidator(_iso_day)]
+_AS_OF = (
+    "Answer from the document versions in force on this day (YYYY-MM-DD); default: today. Older versions "
+    "of a document series stay searchable this way."
+)
 
 
 class Filters(BaseModel):
@@ -64,6 +82,7 @@ class QueryRequest(BaseModel):
     top_k: int | None = Field(default=None, ge=1)
     history: list[Turn] = Field(default_factory=list)
     stream: bool = False
+    as_of: IsoDay | None = Field(default=None, description=_AS_OF)
 
 
 class SearchRequest(BaseModel):
@@ -76,6 +95,7 @@ class SearchRequest(BaseModel):
     top_k: int = Field(default=10, ge=1)
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     one_per_doc: bool = True
+    as_of: IsoDay | None = Field(default=None, description=_AS_OF)
 
 
 class CitationOut(BaseModel):
@@ -95,6 +115,14 @@ class CitationOut(BaseModel):
         description="The model wrote no marker for this claim; govrag matched it to this source's sentence "
         "stating the same numbers.",
     )
+    doc_date: float | None = Field(default=None, description="Unix time: the document's issue date.")
+    effective_from: float | None = Field(
+        default=None, description="Unix time: when this version of the document took effect."
+    )
+    superseded: bool = Field(
+        default=False, description="A newer version of this document is in force (see `superseded_by`)."
+    )
+    superseded_by: str | None = Field(default=None, description="The document id of the version in force.")
 
 
 class QueryResponse(BaseModel):
@@ -131,6 +159,10 @@ class SearchHitOut(BaseModel):
     lang: str
     agency: str
     text: str
+    doc_date: float | None = None
+    effective_from: float | None = None
+    superseded: bool = False
+    superseded_by: str | None = None
 
 
 class SearchResponse(BaseModel):

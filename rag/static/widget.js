@@ -180,8 +180,21 @@
       'ບໍ່ສາມາດເຊື່ອມຕໍ່ກັບບໍລິການໄດ້. ກະລຸນາກວດສອບການເຊື່ອມຕໍ່ ແລ້ວລອງໃໝ່.', 'ຄຳຕອບຖືກຂັດຈັງຫວະ. ກະລຸນາລອງໃໝ່.',
       'ກະແຈເຂົ້າໃຊ້ຂອງເວັບໄຊນີ້ຖືກປະຕິເສດ. ກະລຸນາແຈ້ງຜູ້ດູແລເວັບໄຊ.', 'ທ່ານ', 'ຜູ້ຊ່ວຍ', 'ການສົນທະນາ'],
   };
+  // A citation's date and the badge of a version that a newer one replaced (strings per language).
+  const DATED = { en: ['Date', 'Superseded'], ms: ['Tarikh', 'Digantikan'], id: ['Tanggal', 'Sudah diganti'],
+    th: ['วันที่', 'ถูกแทนที่แล้ว'], vi: ['Ngày', 'Đã được thay thế'], tl: ['Petsa', 'Napalitan na'],
+    ta: ['தேதி', 'மாற்றப்பட்டது'], zh: ['日期', '已被取代'], my: ['ရက်စွဲ', 'အစားထိုးပြီး'],
+    km: ['កាលបរិច្ឆេទ', 'ត្រូវបានជំនួស'], lo: ['ວັນທີ', 'ຖືກແທນທີ່ແລ້ວ'] };
   const STR = {};
-  for (const l in RAW) { STR[l] = {}; K.forEach((k, i) => { STR[l][k] = RAW[l][i]; }); }
+  for (const l in RAW) {
+    STR[l] = {}; K.forEach((k, i) => { STR[l][k] = RAW[l][i]; });
+    [STR[l].date, STR[l].superseded] = DATED[l];
+  }
+  /** A citation's date (in force from, else issued) as YYYY-MM-DD, or ''. */
+  const citeDate = (c) => {
+    const ts = Number(c.effective_from || c.doc_date);
+    return Number.isFinite(ts) && ts > 0 ? new Date(ts * 1000).toISOString().slice(0, 10) : '';
+  };
   const ALIAS = { fil: 'tl', in: 'id', zsm: 'ms', msa: 'ms', ind: 'id', tha: 'th', vie: 'vi', tam: 'ta',
     zho: 'zh', cmn: 'zh', mya: 'my', bur: 'my', khm: 'km', lao: 'lo', tgl: 'tl' };
   const pickLang = (cands) => {
@@ -358,6 +371,7 @@ h2{flex:1;margin:0;font-size:1.05em;font-weight:600;min-width:0;overflow-wrap:an
 .sources{margin-top:8px;font-size:.92em}
 h3{font-size:1em;margin:0;font-weight:600}
 .slist{list-style:none;margin:2px 0 0;padding:0}
+.badge{display:inline-block;padding:0 6px;border-radius:4px;border:1px solid #8a5300;background:#fff6e0;color:#5c3700;font-size:.85em;font-weight:600}
 .slist button{background:none;border:0;padding:3px 2px;color:var(--ink);text-align:start;text-decoration:underline;min-height:24px}
 .fb{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin-top:8px;font-size:.9em}
 .fb .ib{width:36px;height:36px;border:1px solid #767b85;background:#fff;color:#1b1d21}
@@ -733,8 +747,11 @@ a{color:var(--ink);overflow-wrap:anywhere}
           seen.add(Number(c.n));
           const bits = ['[' + c.n + '] ' + (str(c.title) || str(c.doc_id))];
           if (c.page !== null && c.page !== undefined && c.page !== '') bits.push(t('page') + ' ' + c.page);
-          list.append(el('li', {}, [el('button', { type: 'button', lang: c.lang || null, 'aria-haspopup': 'dialog',
-            click: (e) => this._openSrc(c, e.currentTarget) }, [bits.join(' · ')])]));
+          if (citeDate(c)) bits.push(citeDate(c));
+          const item = el('li', {}, [el('button', { type: 'button', lang: c.lang || null, 'aria-haspopup': 'dialog',
+            click: (e) => this._openSrc(c, e.currentTarget) }, [bits.join(' · ')])]);
+          if (c.superseded === true) item.append(' ', el('span', { class: 'badge' }, [t('superseded')]));
+          list.append(item);
         }
         node.append(el('div', { class: 'sources' }, [el('h3', {}, [t('sources')]), list]));
       }
@@ -770,11 +787,13 @@ a{color:var(--ink);overflow-wrap:anywhere}
       const close = el('button', { type: 'button', class: 'x', click: () => this._closeSrc(true) }, [t('close')]);
       src.append(el('div', { class: 'srch' }, [el('h3', { id: 'gc-src-h', tabindex: '-1' }, [t('source') + ' [' + c.n + ']']), close]));
       src.append(el('p', { class: 'stitle', lang: c.lang || null }, [str(c.title) || str(c.doc_id)]));
+      if (c.superseded === true) src.append(el('p', {}, [el('span', { class: 'badge' }, [t('superseded')])]));
       const dl = el('dl');
       const row = (k, v, lang) => { if (v !== '') dl.append(el('dt', {}, [t(k)]), el('dd', { lang }, [v])); };
       row('page', str(c.page));
       row('section', str(c.section), c.lang || null);
       row('language', this._langName(str(c.lang)));
+      row('date', citeDate(c));
       src.append(dl);
       if (c.quote) {
         src.append(el('p', { class: 'ql' }, [t('quote')]), el('blockquote', { lang: c.lang || null }, [str(c.quote)]));
