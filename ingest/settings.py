@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from ingest.chunker import ChunkerSettings
 from ingest.fetch import FetchSettings
 from ingest.parser_settings import ParserSettings
+from ingest.ray_settings import RaySettings
 
 
 class IngestSettings(BaseModel):
@@ -23,3 +26,9 @@ class IngestSettings(BaseModel):
     parser: ParserSettings = Field(default_factory=ParserSettings)
     chunker: ChunkerSettings = Field(default_factory=ChunkerSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where parsing and embedding run: 'local' = a process pool here, 'ray' = a Ray cluster "
+        "(`--executor`; see docs/ingestion.md).",
+    )
+    ray: RaySettings = Field(default_factory=RaySettings)
