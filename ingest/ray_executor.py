@@ -204,16 +204,20 @@ class RayIngestor(Ingestor):
         address = rs.address or os.environ.get("RAY_ADDRESS") or None
         t0 = time.perf_counter()
         kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
-        if address is None:  # a Ray instance of our own, on this machine's CPUs
+        if address is None:  # a Ray instance of our own, on this machine's CPUs, never another one found
             kwargs["include_dashboard"] = False
         try:
-            ray.init(address=address, **kwargs)
+            ray.init(address=address or "local", **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise RayExecutorError(f"cannot join the Ray cluster at {address or '(local)'}: {exc}") from exc
         self._ray = ray
-        resources = ray.cluster_resources()
-        gpus = self._gpus_per_actor(resources.get("GPU", 0.0))
         need = rs.embed_cpus * rs.embed_actors + rs.parse_cpus
+        resources = ray.cluster_resources()
+        deadline = time.monotonic() + rs.wait_for_nodes_s
+        while resources.get("CPU", 0.0) < need and time.monotonic() < deadline:
+            time.sleep(1.0)  # worker nodes still joining (a KubeRay cluster's pods start after the head)
+            resources = ray.cluster_resources()
+        gpus = self._gpus_per_actor(resources.get("GPU", 0.0))
         if resources.get("CPU", 0.0) < need:
             raise RayExecutorError(
                 f"the Ray cluster at {address or '(local)'} has {resources.get('CPU', 0.0):g} CPUs; "

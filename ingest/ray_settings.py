@@ -38,3 +38,9 @@ class RaySettings(BaseModel):
     connect_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest wait to reach the cluster's address before giving up."
     )
+    wait_for_nodes_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="Longest wait for the cluster to offer the CPUs of the embedding actors and one parse "
+        "task (worker nodes still joining) before giving up.",
+    )
