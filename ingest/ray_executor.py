@@ -20,9 +20,11 @@ Sources must be readable at the same path on every node (the RayJob mounts one v
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -191,10 +193,12 @@ class RayIngestor(Ingestor):
         import_ray()  # a missing Ray is a usage error before anything is read
         if address:
             check_reachable(address, self.ray_settings.connect_timeout_s)
-        try:
-            return super().run(sources, opts, progress)
-        finally:
-            self._stop()
+        # Ray's driver prints worker deaths to stdout, which must stay the `--json` report's alone
+        with contextlib.redirect_stdout(sys.stderr):
+            try:
+                return super().run(sources, opts, progress)
+            finally:
+                self._stop()
 
     def _start(self) -> Any:
         if self._ray is not None:

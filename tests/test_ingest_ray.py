@@ -28,6 +28,10 @@ from conftest import REPO, build_settings, ingest_now, read_index
 
 pytestmark = pytest.mark.slow
 
+# Ray >= 2.59 turns token auth on for `ray start --head` when ~/.ray/auth_token exists (any earlier local
+# `ray.init()` writes one) but not for `ray start --address`: the test cluster (loopback only) and its
+# drivers, this process included (Ray reads the mode once, at import), all run without it.
+os.environ["RAY_AUTH_MODE"] = "disabled"
 ray = pytest.importorskip("ray", reason="the Ray executor needs `pip install 'govrag[ray]'`")
 
 MARK = "GOVRAG_TEST_RAY_CLUSTER"
@@ -84,6 +88,7 @@ def ray_cluster() -> Iterator[dict[str, Any]]:
         MARK: str(temp),
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
     }
     common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
     head = [str(RAY_BIN), "start", "--head", "--port", str(port), "--include-dashboard=false"]
@@ -198,6 +203,7 @@ def test_killed_parse_worker_and_actor_cost_a_retry_not_the_run(
     tmp_path: Path,
     embedder: Any,
     sparse_encoder: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from indices.registry import open_index
     from ingest.pipeline import IngestOptions
@@ -224,6 +230,7 @@ def test_killed_parse_worker_and_actor_cost_a_retry_not_the_run(
         report = ingestor.run([str(sample_corpus_dir)], IngestOptions(), sink)
     finally:
         index.close()
+    assert "worker died" not in capsys.readouterr().out  # Ray's notices go to stderr, not the JSON report
     assert (Path(ray_cluster["mark"]) / "parse-killed").exists(), "the parse worker was never killed"
     assert len(sink.killed) == 1, "the embedding actor was never killed"
     assert sink.killed[0] not in _marked_pids(ray_cluster["mark"])
