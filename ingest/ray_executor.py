@@ -294,14 +294,20 @@ class RayIngestor(Ingestor):
         t0 = time.perf_counter()
         try:
             result: ParseResult = ray.get(ref, timeout=self.ray_settings.task_timeout_s)
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError):
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.OutOfMemoryError,  # Ray's memory monitor killed it, every try
+        ):
             tries = 1 + self.ray_settings.max_retries
             logger.error("parsing %s killed its worker %d times: skipped", task.filename, tries)
             result = ParseResult(task.doc_id, error=CRASH_REASON)
         except ray.exceptions.GetTimeoutError as exc:
             raise RayExecutorError(
                 f"parsing {task.filename} took longer than ingest.ray.task_timeout_s="
-                f"{self.ray_settings.task_timeout_s:g}s"
+                f"{self.ray_settings.task_timeout_s:g}s (or never started: does a node have "
+                f"ingest.ray.parse_cpus={self.ray_settings.parse_cpus:g} CPUs free next to the embedding "
+                "actors?)"
             ) from exc
         except ray.exceptions.RayTaskError as exc:  # process() reports parser errors itself: this is Ray's
             result = ParseResult(task.doc_id, error=f"parse task failed: {exc}")

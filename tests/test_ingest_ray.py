@@ -35,6 +35,7 @@ os.environ["RAY_AUTH_MODE"] = "disabled"
 ray = pytest.importorskip("ray", reason="the Ray executor needs `pip install 'govrag[ray]'`")
 
 MARK = "GOVRAG_TEST_RAY_CLUSTER"
+OWNER = "GOVRAG_TEST_RAY_OWNER"
 RAY_BIN = Path(sys.executable).with_name("ray")
 #: The chunk fields that must come out the same whoever parsed and embedded them.
 FIELDS = ("chunk_no", "text", "title", "page", "lang", "content_hash", "n_chunks", "source", "root")
@@ -46,19 +47,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _marked_pids(mark: str) -> list[int]:
-    """Processes whose environment carries `MARK=mark` (every process of the test cluster)."""
-    found = []
+def _environs() -> Iterator[tuple[int, list[bytes]]]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
-            env = Path(f"/proc/{entry}/environ").read_bytes()
+            yield int(entry), Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if f"{MARK}={mark}".encode() in env.split(b"\0"):
-            found.append(int(entry))
-    return found
+
+
+def _marked_pids(mark: str) -> list[int]:
+    """Processes whose environment carries `MARK=mark` (every process of the test cluster)."""
+    return [pid for pid, env in _environs() if f"{MARK}={mark}".encode() in env]
+
+
+def _kill_orphans() -> None:
+    """Kill test-cluster processes left by a test session that was itself killed (its owner is gone)."""
+    prefix = f"{OWNER}=".encode()
+    for pid, env in _environs():
+        owner = next((v[len(prefix) :] for v in env if v.startswith(prefix)), None)
+        if owner is not None and owner.isdigit() and not Path(f"/proc/{int(owner)}").exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _cmdline(pid: int) -> str:
@@ -81,11 +92,15 @@ def _kill_all(mark: str) -> None:
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[dict[str, Any]]:
     """A head node and a worker node on 127.0.0.1, one CPU each; yields {address, env, mark}."""
+    _kill_orphans()
     temp = Path(tempfile.mkdtemp(prefix="govrag-ray-", dir="/tmp"))  # short: Ray's socket paths are long
     port = _free_port()
     env = {
         **os.environ,
         MARK: str(temp),
+        OWNER: str(os.getpid()),
+        # a hung run fails the test instead of blocking it (pytest-timeout cannot interrupt ray.get)
+        "GOVRAG_INGEST__RAY__TASK_TIMEOUT_S": "300",
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_AUTH_MODE": "disabled",
@@ -177,7 +192,7 @@ def kill_worker_once(config: Any, task: Any) -> Any:
 
 
 class _KillActorAfterFirstBatch:
-    """Progress sink that SIGKILLs the embedding actor's process once the first batch is written."""
+    """Progress sink that SIGKILLs one embedding actor's process once the first batch is written."""
 
     def __init__(self, mark: str) -> None:
         self.mark = mark
@@ -191,7 +206,7 @@ class _KillActorAfterFirstBatch:
         self.chunks += chunks
         if chunks and not self.killed:
             actors = [p for p in _marked_pids(self.mark) if _cmdline(p).startswith("ray::ChunkEncoder")]
-            assert len(actors) == 1, [(p, _cmdline(p)) for p in _marked_pids(self.mark)]
+            assert len(actors) == 2, [(p, _cmdline(p)) for p in _marked_pids(self.mark)]
             os.kill(actors[0], signal.SIGKILL)
             self.killed.append(actors[0])
 
@@ -210,7 +225,10 @@ def test_killed_parse_worker_and_actor_cost_a_retry_not_the_run(
     from ingest.ray_executor import RayIngestor, encoder_spec
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests/
-    settings = build_settings(tmp_path / "home", ingest={"embed_batch": 4})
+    # two actors (half a CPU each) share every batch of 4 chunks: the split and reassembly are checked too
+    # (and a parse task half a CPU: two actors, one per one-CPU node, leave no node a whole CPU free)
+    ray_settings = {"embed_actors": 2, "embed_cpus": 0.5, "parse_cpus": 0.5, "task_timeout_s": 300}
+    settings = build_settings(tmp_path / "home", ingest={"embed_batch": 4, "ray": ray_settings})
     settings.ingest.ray.address = ray_cluster["address"]
     index = open_index(settings.index, embedder.identity, settings.home, create=True)
     spec = encoder_spec(
