@@ -433,33 +433,6 @@ class Ingestor:
             return f"{title}\n{rec.text}"
         return rec.text
 
-    @classmethod
-    def _sparse_text(cls, rec: ChunkRecord) -> str:
-        return f"{cls._text_title(rec)}\n{rec.text}"
-
-    def _write_points(self, records: list[ChunkRecord]) -> None:
-        """Embed (dense and sparse) and upsert `records`; an executor may do this elsewhere
-        (`ingest.ray_executor`). Returns once every point is written."""
-        t0 = time.perf_counter()
-        dense = np.asarray(self.embedder.embed_passages([self._embed_text(r) for r in records]))
-        self._timed("embed", t0)
-        t0 = time.perf_counter()
-        sparse = self.sparse.encode_documents([self._sparse_text(r) for r in records])
-        self._timed("sparse", t0)
-        self._upsert(records, dense, sparse)
-
-    def _upsert(self, records: list[ChunkRecord], dense: np.ndarray, sparse: Sequence[SparseVec]) -> None:
-        assert self.index is not None
-        t0 = time.perf_counter()
-        step = self.settings.upsert_batch
-        for s in range(0, len(records), step):
-            points = [
-                IndexPoint(record=r, dense=dense[i].tolist(), sparse=sparse[i])
-                for i, r in enumerate(records[s : s + step], start=s)
-            ]
-            self.index.upsert(points)
-        self._timed("write", t0)
-
     def _flush(
         self,
         records: list[ChunkRecord],
@@ -495,6 +468,33 @@ class Ingestor:
         progress.advance(chunks=len(records))
         self._timed("write", t0)
         logger.debug("flushed %d chunks (%d documents still pending)", len(records), len(pending))
+
+    @classmethod
+    def _sparse_text(cls, rec: ChunkRecord) -> str:
+        return f"{cls._text_title(rec)}\n{rec.text}"
+
+    def _write_points(self, records: list[ChunkRecord]) -> None:
+        """Embed (dense and sparse) and upsert `records`; an executor may do this elsewhere
+        (`ingest.ray_executor`). Returns once every point is written."""
+        t0 = time.perf_counter()
+        dense = np.asarray(self.embedder.embed_passages([self._embed_text(r) for r in records]))
+        self._timed("embed", t0)
+        t0 = time.perf_counter()
+        sparse = self.sparse.encode_documents([self._sparse_text(r) for r in records])
+        self._timed("sparse", t0)
+        self._upsert(records, dense, sparse)
+
+    def _upsert(self, records: list[ChunkRecord], dense: np.ndarray, sparse: Sequence[SparseVec]) -> None:
+        assert self.index is not None
+        t0 = time.perf_counter()
+        step = self.settings.upsert_batch
+        for s in range(0, len(records), step):
+            points = [
+                IndexPoint(record=r, dense=dense[i].tolist(), sparse=sparse[i])
+                for i, r in enumerate(records[s : s + step], start=s)
+            ]
+            self.index.upsert(points)
+        self._timed("write", t0)
 
     def _prune(
         self,
