@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,7 +36,7 @@ os.environ["RAY_AUTH_MODE"] = "disabled"
 ray = pytest.importorskip("ray", reason="the Ray executor needs `pip install 'govrag[ray]'`")
 
 MARK = "GOVRAG_TEST_RAY_CLUSTER"
-OWNER = "GOVRAG_TEST_RAY_OWNER"
+PREFIX = "govrag-ray-"
 RAY_BIN = Path(sys.executable).with_name("ray")
 #: The chunk fields that must come out the same whoever parsed and embedded them.
 FIELDS = ("chunk_no", "text", "title", "page", "lang", "content_hash", "n_chunks", "source", "root")
@@ -58,18 +59,25 @@ def _environs() -> Iterator[tuple[int, list[bytes]]]:
 
 
 def _marked_pids(mark: str) -> list[int]:
-    """Processes whose environment carries `MARK=mark` (every process of the test cluster)."""
+    """Processes whose environment carries `MARK=mark` (the cluster's nodes and workers)."""
     return [pid for pid, env in _environs() if f"{MARK}={mark}".encode() in env]
 
 
-def _kill_orphans() -> None:
-    """Kill test-cluster processes left by a test session that was itself killed (its owner is gone)."""
-    prefix = f"{OWNER}=".encode()
-    for pid, env in _environs():
-        owner = next((v[len(prefix) :] for v in env if v.startswith(prefix)), None)
-        if owner is not None and owner.isdigit() and not Path(f"/proc/{int(owner)}").exists():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+def _cluster_pids(temp: Path) -> list[int]:
+    """Every process of the test cluster in `temp`: marked ones, and those holding a file in `temp` (Ray's
+    agents rewrite their process title over their environment, so the mark is gone from theirs)."""
+    found = set(_marked_pids(str(temp)))
+    prefix = f"{temp}/"
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid() or int(entry) in found:
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{entry}/fd/{fd}").startswith(prefix):
+                        found.add(int(entry))
+                        break
+    return sorted(found)
 
 
 def _cmdline(pid: int) -> str:
@@ -79,26 +87,38 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _kill_all(mark: str) -> None:
+def _kill_all(temp: Path) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in _marked_pids(mark):
+        for pid in _cluster_pids(temp):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + 10
-        while _marked_pids(mark) and time.monotonic() < deadline:
+        while _cluster_pids(temp) and time.monotonic() < deadline:
             time.sleep(0.2)
+
+
+def _kill_orphans() -> None:
+    """Stop test clusters left by a test session that was itself killed (its owner process is gone)."""
+    for temp in Path("/tmp").glob(f"{PREFIX}*"):
+        try:
+            owner = int((temp / "owner").read_text())
+        except (OSError, ValueError):
+            continue
+        if not Path(f"/proc/{owner}").exists():
+            _kill_all(temp)
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[dict[str, Any]]:
     """A head node and a worker node on 127.0.0.1, one CPU each; yields {address, env, mark}."""
     _kill_orphans()
-    temp = Path(tempfile.mkdtemp(prefix="govrag-ray-", dir="/tmp"))  # short: Ray's socket paths are long
+    temp = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))  # short: Ray's socket paths are long
+    (temp / "owner").write_text(str(os.getpid()))
     port = _free_port()
     env = {
         **os.environ,
         MARK: str(temp),
-        OWNER: str(os.getpid()),
         # a hung run fails the test instead of blocking it (pytest-timeout cannot interrupt ray.get)
         "GOVRAG_INGEST__RAY__TASK_TIMEOUT_S": "300",
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
@@ -117,9 +137,9 @@ def ray_cluster() -> Iterator[dict[str, Any]]:
             )
         yield {"address": f"127.0.0.1:{port}", "env": env, "mark": str(temp)}
     finally:
-        _kill_all(str(temp))
-        assert not _marked_pids(str(temp)), "Ray processes of the test cluster survived"
-        subprocess.run(["rm", "-rf", str(temp)], check=False, timeout=60)
+        _kill_all(temp)
+        assert not _cluster_pids(temp), "Ray processes of the test cluster survived"
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -205,8 +225,9 @@ class _KillActorAfterFirstBatch:
     def advance(self, docs: int = 0, chunks: int = 0) -> None:
         self.chunks += chunks
         if chunks and not self.killed:
-            actors = [p for p in _marked_pids(self.mark) if _cmdline(p).startswith("ray::ChunkEncoder")]
-            assert len(actors) == 2, [(p, _cmdline(p)) for p in _marked_pids(self.mark)]
+            pids = _cluster_pids(Path(self.mark))
+            actors = [p for p in pids if _cmdline(p).startswith("ray::ChunkEncoder")]
+            assert len(actors) == 2, [(p, _cmdline(p)) for p in pids]
             os.kill(actors[0], signal.SIGKILL)
             self.killed.append(actors[0])
 
@@ -251,7 +272,7 @@ def test_killed_parse_worker_and_actor_cost_a_retry_not_the_run(
     assert "worker died" not in capsys.readouterr().out  # Ray's notices go to stderr, not the JSON report
     assert (Path(ray_cluster["mark"]) / "parse-killed").exists(), "the parse worker was never killed"
     assert len(sink.killed) == 1, "the embedding actor was never killed"
-    assert sink.killed[0] not in _marked_pids(ray_cluster["mark"])
+    assert sink.killed[0] not in _cluster_pids(Path(ray_cluster["mark"]))
     _same_counts(report.to_dict(), local_reference["summary"])
     assert sink.chunks == local_reference["summary"]["chunks"]
     assert _points(settings, embedder) == local_reference["points"]
