@@ -27,8 +27,6 @@ from typing import Any
 import pytest
 from conftest import REPO, build_settings, ingest_now, read_index
 
-pytestmark = pytest.mark.slow
-
 # Ray >= 2.59 turns token auth on for `ray start --head` when ~/.ray/auth_token exists (any earlier local
 # `ray.init()` writes one) but not for `ray start --address`: the test cluster (loopback only) and its
 # drivers, this process included (Ray reads the mode once, at import), all run without it.
@@ -172,6 +170,7 @@ def _same_counts(summary: dict[str, Any], reference: dict[str, Any]) -> None:
         assert summary[key] == reference[key], key
 
 
+@pytest.mark.slow
 def test_ray_cli_stores_what_the_local_executor_stores(
     ray_cluster: dict[str, Any],
     local_reference: dict[str, Any],
@@ -232,6 +231,7 @@ class _KillActorAfterFirstBatch:
             self.killed.append(actors[0])
 
 
+@pytest.mark.slow
 def test_killed_parse_worker_and_actor_cost_a_retry_not_the_run(
     ray_cluster: dict[str, Any],
     local_reference: dict[str, Any],
@@ -311,3 +311,25 @@ def test_missing_ray_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     with pytest.raises(RayExecutorError, match=r"pip install 'govrag\[ray\]'"):
         import_ray()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ray-address", "127.0.0.1:6379"], "--ray-address needs --executor ray"),
+        (["--executor", "spark"], "--executor must be 'local' or 'ray', got 'spark'"),
+        (["--executor", "ray", "--ray-address", "head-without-port"], "is not host:port"),
+    ],
+)
+def test_executor_options_are_checked(tmp_path: Path, args: list[str], message: str) -> None:
+    from typer.testing import CliRunner
+
+    from govrag.cli import app
+
+    home = tmp_path / "home"
+    build_settings(home)
+    result = CliRunner().invoke(
+        app, ["ingest", str(tmp_path), "--home", str(home), *args], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output
