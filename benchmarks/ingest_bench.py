@@ -18,6 +18,12 @@ Needs: llama-index-core, llama-index-vector-stores-qdrant, llama-index-embedding
 llama-index-readers-file (PDF/DOCX readers of SimpleDirectoryReader), docx2txt; fonts-noto-core.
 Usage: python benchmarks/ingest_bench.py [--docs 1000] [--pdfs 24] [--docx 24] [--work DIR]
 The last line is `RESULT throughput_ratio=<x> rerun_ratio=<x> pdf_pages_per_s=<n> rss_ratio=<x>`.
+
+`--executor ray` instead compares govrag's two executors on the same corpus and cores: the local one and
+`--executor ray` (a Ray instance the command starts on this machine, or `--ray-address`), each into a
+fresh data dir, end to end; then checks both indexes hold the same point ids with the same content
+hashes and texts. Needs `pip install 'govrag[ray]'`. The last line is
+`RESULT ray_over_local=<x> identical=<true|false> local_s=<s> ray_s=<s> chunks=<n>`.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
-EVAL = REPO.parent / "shared" / "eval" / "corpus"
+EVAL = Path(os.environ.get("GOVRAG_EVAL_DIR", REPO.parent / "shared" / "eval")) / "corpus"
 MODELS = Path(os.environ.get("GOVRAG_TEST_MODELS_DIR", REPO / ".cache" / "models"))
 ENV = {
     "OMP_WAIT_POLICY": "PASSIVE",
@@ -224,6 +230,68 @@ def pdf_stage(corpus: Path) -> dict[str, float]:
     return {"pages": pages, "seconds": dt, "pages_per_s": pages / dt}
 
 
+# ------------------------------------------------------------------------------------------ executors
+def _stored_points(home: Path) -> dict[str, tuple[str, str]]:
+    """{point id: (content hash, text)} of the embedded index under `home`."""
+    from govrag.settings import Settings
+    from indices.registry import open_index
+    from ingest.lazy_embedder import open_embedder
+
+    settings = Settings(home=home)
+    embedder = open_embedder(settings.embedder, settings.models_dir)
+    index = open_index(settings.index, embedder.identity, home, create=False)
+    try:
+        return {
+            c.point_id: (c.content_hash, c.text)
+            for d in index.iter_documents()
+            for c in index.get_chunks(d.doc_id)
+        }
+    finally:
+        index.close()
+
+
+def executors_side_by_side(work: Path, corpus: Path, n_docs: int, ray_address: str | None) -> None:
+    """Local executor versus `--executor ray` on the same corpus: wall time ratio and identical index."""
+    runs: dict[str, dict[str, Any]] = {}
+    for name, extra in (
+        ("local", []),
+        ("ray", ["--executor", "ray", *(["--ray-address", ray_address] if ray_address else [])]),
+    ):
+        home = work / f"home-{name}"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        (home / "models").symlink_to(MODELS.resolve(), target_is_directory=True)
+        cmd = [sys.executable, "-m", "govrag.cli", "ingest", str(corpus), "--home", str(home), "--json"]
+        m = run_measured(cmd + extra, f"govrag ingest ({name})")
+        m["summary"] = json.loads(m["stdout"])
+        m["points"] = _stored_points(home)
+        runs[name] = m
+        logger.info("%s: %.1fs %s", name, m["wall_s"], m["summary"]["documents"])
+    local, ray = runs["local"], runs["ray"]
+    same_report = all(
+        local["summary"][k] == ray["summary"][k] for k in ("documents", "chunks", "pages", "failures")
+    )
+    identical = local["points"] == ray["points"] and same_report
+    ratio = ray["wall_s"] / local["wall_s"]
+    print(f"\ncorpus: {n_docs} documents; executors on the same machine ({os.cpu_count()} CPUs)")
+    head = f"{'executor':10} {'wall s':>8} {'in-run s':>9} {'docs':>6} {'chunks':>7} {'tree MB':>8}"
+    print(f"{head}  stages (s)")
+    for name, m in runs.items():
+        s = m["summary"]
+        print(
+            f"{name:10} {m['wall_s']:8.1f} {s['elapsed_seconds']:9.1f} {s['documents']['new']:6d} "
+            f"{s['chunks']:7d} {m['tree_peak_mb']:8.0f}  {s['stage_seconds']}"
+        )
+    print(
+        f"ray/local wall time {ratio:.2f}x (target <= 1.3); same point ids, hashes and texts: "
+        f"{local['points'] == ray['points']} ({len(ray['points'])} points); same report counts: {same_report}"
+    )
+    print(
+        f"RESULT ray_over_local={ratio:.2f} identical={str(identical).lower()} local_s={local['wall_s']:.1f} "
+        f"ray_s={ray['wall_s']:.1f} chunks={len(ray['points'])}"
+    )
+
+
 # ------------------------------------------------------------------------------------------------ main
 def main() -> None:
     """Build the corpus, run both pipelines and the PDF stage, print the table and the RESULT line."""
@@ -232,6 +300,14 @@ def main() -> None:
     ap.add_argument("--pdfs", type=int, default=24)
     ap.add_argument("--docx", type=int, default=24)
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
+    ap.add_argument(
+        "--executor",
+        choices=["llamaindex", "ray"],
+        default="llamaindex",
+        help="what govrag's local executor is compared with: the naive LlamaIndex pipeline, or govrag's "
+        "own --executor ray",
+    )
+    ap.add_argument("--ray-address", default=None, help="--executor ray: join this cluster (default: local)")
     ap.add_argument("--baseline-run", nargs=3, metavar=("CORPUS", "QDRANT", "MODEL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.baseline_run:
@@ -251,6 +327,10 @@ def main() -> None:
         counts["pdf_pages"],
         work,
     )
+
+    if args.executor == "ray":
+        executors_side_by_side(work, work / "corpus", n_docs, args.ray_address)
+        return
 
     from indices.e5_convert import ensure_converted
 

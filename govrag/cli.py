@@ -105,6 +105,49 @@ def _open_for_ingest(settings: Settings, dry_run: bool) -> Any:
     return comps
 
 
+def _choose_executor(settings: Settings, executor: str | None, ray_address: str | None) -> None:
+    """Apply `--executor` / `--ray-address`; for Ray, fail fast (exit 2) when it is not installed or the
+    address does not answer, before the index is opened."""
+    if executor is not None:
+        if executor not in ("local", "ray"):
+            raise _fail(f"--executor must be 'local' or 'ray', got {executor!r}")
+        settings.ingest.executor = executor  # type: ignore[assignment]
+    if ray_address is not None:
+        if settings.ingest.executor != "ray":
+            raise _fail("--ray-address needs --executor ray")
+        settings.ingest.ray.address = ray_address
+    if settings.ingest.executor != "ray":
+        return
+    from ingest.ray_executor import RayExecutorError, check_reachable, import_ray
+
+    try:
+        import_ray()
+        if settings.ingest.ray.address:
+            check_reachable(settings.ingest.ray.address, settings.ingest.ray.connect_timeout_s)
+    except RayExecutorError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _ingestor(settings: Settings, comps: Any) -> Any:
+    """The local `Ingestor`, or the `RayIngestor` for `ingest.executor = "ray"`."""
+    from ingest.pipeline import Ingestor
+
+    if settings.ingest.executor != "ray":
+        return Ingestor(settings.ingest, comps.embedder, comps.sparse, comps.index, settings.language)
+    from ingest.ray_executor import RayIngestor, encoder_spec
+
+    spec = encoder_spec(
+        settings.embedder,
+        settings.models_dir,
+        settings.sparse,
+        comps.embedder.identity.fingerprint,
+        comps.sparse.identity,
+        settings.index,
+        settings.home,
+    )
+    return RayIngestor(settings.ingest, comps.embedder, comps.sparse, comps.index, settings.language, spec)
+
+
 class _RichProgress:
     """Progress bar with documents/s, chunks/s and ETA."""
 
@@ -179,6 +222,13 @@ def ingest(
         list[str] | None,
         typer.Option(help="--crawl: never request URL paths matching this glob (repeatable)."),
     ] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="Where parsing and embedding run: 'local' (default) or 'ray'.")
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="--executor ray: the head node (host:port); default: RAY_ADDRESS, else local."),
+    ] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     home: HomeOpt = None,
@@ -188,7 +238,8 @@ def ingest(
     from indices.embedder import EmbedderError
     from indices.errors import IndexError_, IndexFullError
     from indices.ingest_runs import IngestRunLog
-    from ingest.pipeline import IngestOptions, Ingestor
+    from ingest.pipeline import IngestOptions
+    from ingest.ray_executor import RayExecutorError
     from ingest.run_record import recorded_run
 
     settings = _settings(config, home)
@@ -211,9 +262,10 @@ def ingest(
     # Chunks come in hundreds of (batch, length) shapes; oneDNN caches a bf16 kernel with its buffers per
     # shape (1,024 by default), ~170 MB over an ingest of 1,000 documents for no measurable speed.
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
+    _choose_executor(settings, executor, ray_address)
     comps = _open_for_ingest(settings, dry_run)
     try:
-        ingestor = Ingestor(settings.ingest, comps.embedder, comps.sparse, comps.index, settings.language)
+        ingestor = _ingestor(settings, comps)
         opts = IngestOptions(
             agency=agency,
             groups=group_list,
@@ -238,7 +290,7 @@ def ingest(
             Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar,
         ):
             ingestor.run(sources, opts, _RichProgress(bar), report=report)
-    except EmbedderError as exc:  # the model could not be loaded when the first chunk needed it
+    except (EmbedderError, RayExecutorError) as exc:  # the model (or the Ray cluster) is unusable
         raise _fail(str(exc)) from exc
     except IndexFullError as exc:  # the disk is (nearly) full: what was written before stays, exit 1
         raise _fail(str(exc), code=1) from exc

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from indices.language import LanguageSettings
-from indices.schema import ChunkRecord, DocumentState, IndexPoint, SearchFilter
+from indices.schema import ChunkRecord, DocumentState, IndexPoint, SearchFilter, SparseVec
 from indices.sparse import SparseEncoder
 from indices.text_embedder import TextEmbedder
 from indices.vector_index import VectorIndex
@@ -543,20 +543,8 @@ class Ingestor:
         assert self.index is not None
         if not records:
             return
+        self._write_points(records)
         t0 = time.perf_counter()
-        dense = np.asarray(self.embedder.embed_passages([self._embed_text(r) for r in records]))
-        self._timed("embed", t0)
-        t0 = time.perf_counter()
-        sparse = self.sparse.encode_documents([f"{self._text_title(r)}\n{r.text}" for r in records])
-        self._timed("sparse", t0)
-        t0 = time.perf_counter()
-        step = self.settings.upsert_batch
-        for s in range(0, len(records), step):
-            points = [
-                IndexPoint(record=r, dense=dense[i].tolist(), sparse=sparse[i])
-                for i, r in enumerate(records[s : s + step], start=s)
-            ]
-            self.index.upsert(points)
         for r in records:
             doc = pending[r.doc_id]
             doc.remaining -= 1
@@ -580,6 +568,33 @@ class Ingestor:
         progress.advance(chunks=len(records))
         self._timed("write", t0)
         logger.debug("flushed %d chunks (%d documents still pending)", len(records), len(pending))
+
+    @classmethod
+    def _sparse_text(cls, rec: ChunkRecord) -> str:
+        return f"{cls._text_title(rec)}\n{rec.text}"
+
+    def _write_points(self, records: list[ChunkRecord]) -> None:
+        """Embed (dense and sparse) and upsert `records`; an executor may do this elsewhere
+        (`ingest.ray_executor`). Returns once every point is written."""
+        t0 = time.perf_counter()
+        dense = np.asarray(self.embedder.embed_passages([self._embed_text(r) for r in records]))
+        self._timed("embed", t0)
+        t0 = time.perf_counter()
+        sparse = self.sparse.encode_documents([self._sparse_text(r) for r in records])
+        self._timed("sparse", t0)
+        self._upsert(records, dense, sparse)
+
+    def _upsert(self, records: list[ChunkRecord], dense: np.ndarray, sparse: Sequence[SparseVec]) -> None:
+        assert self.index is not None
+        t0 = time.perf_counter()
+        step = self.settings.upsert_batch
+        for s in range(0, len(records), step):
+            points = [
+                IndexPoint(record=r, dense=dense[i].tolist(), sparse=sparse[i])
+                for i, r in enumerate(records[s : s + step], start=s)
+            ]
+            self.index.upsert(points)
+        self._timed("write", t0)
 
     def _prune(
         self,

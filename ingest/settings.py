@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from ingest.chunker import ChunkerSettings
 from ingest.crawl_settings import CrawlSettings
 from ingest.fetch import FetchSettings
 from ingest.parser_settings import ParserSettings
+from ingest.ray_settings import RaySettings
 from ingest.series import SeriesSettings
 
 
@@ -27,3 +30,9 @@ class IngestSettings(BaseModel):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     series: SeriesSettings = Field(default_factory=SeriesSettings)
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where parsing and embedding run: 'local' = a process pool here, 'ray' = a Ray cluster "
+        "(`--executor`; see docs/ingestion.md).",
+    )
+    ray: RaySettings = Field(default_factory=RaySettings)
