@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from indices import index_base as base
-from indices.disk_space import ensure_free, folder_bytes, no_space_as_full, points_bytes
+from indices.disk_space import ensure_free, folder_bytes, no_space_as_full, points_bytes, unallocated_bytes
 from indices.errors import IndexCorruptError, IndexError_, IndexNotFoundError
 from indices.filters import FilterSpec, payload_index_plan, to_edge_filter
 from indices.folder_lock import FolderLock, locked_error
@@ -190,9 +190,12 @@ class EdgeIndex(QdrantIndexBase):
             cls._ensure_payload_indexes(qe, shard)
             logger.info("created embedded index %s (dim %d)", folder, identity.dim)
             return shard
-        # Loading allocates payload-index pages through mmap (measured: ~67 MB for a 600-chunk shard on a
-        # tmpfs): with the disk full that is a SIGBUS, so ask for half the reserve first.
-        ensure_free(folder, 0, settings.min_free_mb * 1_000_000 // 2, "open the index")
+        # Loading touches the preallocated memory maps of the segments (payload-index pages, vector chunks:
+        # ~90 MB for a 600-chunk shard on a tmpfs, the first time): with the disk full that is a SIGBUS. So
+        # ask for what is still unallocated, plus an eighth of the reserve for the log; a shard loaded
+        # before needs little (it was a flat half reserve, which refused an index that had loaded already).
+        needed = unallocated_bytes(shard_dir / "segments")
+        ensure_free(folder, needed, settings.min_free_mb * 1_000_000 // 8, "open the index")
         try:
             shard = qe.EdgeShard.load(str(shard_dir), config)
         except Exception as exc:

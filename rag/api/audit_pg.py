@@ -39,6 +39,9 @@ from rag.api.audit_stats import Analytics, FeedbackItem, Period
 
 logger = logging.getLogger(__name__)
 
+#: Key of the advisory lock that serialises schema changes between replicas ("govrag audit").
+_MIGRATION_LOCK = 0x676F7672_61756469
+
 
 def _pg_type(kind: str) -> str:
     """A SQLite column definition of `rag.api.audit.TABLES` in PostgreSQL terms."""
@@ -109,8 +112,15 @@ class PostgresAuditLog:
             return _Qmark(self._conn).execute(sql, params)
 
     def _migrate(self) -> None:
-        """Create missing tables, add columns an older schema lacks, create indexes (idempotent; several
-        replicas may start at once, so each statement tolerates the others)."""
+        """Create missing tables, add columns an older schema lacks, create indexes. Replicas starting
+        together would race (two `CREATE TABLE IF NOT EXISTS` can both try to create the table's type
+        and one fails), so the schema is changed under a transaction-scoped advisory lock, one replica
+        at a time."""
+        with self._conn.transaction():
+            self._run("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            self._create_schema()
+
+    def _create_schema(self) -> None:
         for table, columns in TABLES.items():
             spec = ", ".join(f"{name} {_pg_type(kind)}" for name, kind in columns.items())
             self._run(f"CREATE TABLE IF NOT EXISTS {table} ({spec})")

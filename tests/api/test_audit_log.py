@@ -180,3 +180,33 @@ def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(RuntimeError, match=r"cannot open the audit log .*GOVRAG_API__AUDIT__ENABLED=false"):
         SqliteAuditLog(blocker / "audit.sqlite3")
+
+
+def test_replicas_opening_a_new_database_at_once_all_start(request: pytest.FixtureRequest) -> None:
+    """Two `govrag serve` replicas started together once died with exit 3: their `CREATE TABLE IF NOT
+    EXISTS` raced on PostgreSQL's catalog. The schema is now created under an advisory lock."""
+    from rag.api.audit_pg import PostgresAuditLog
+
+    url = request.getfixturevalue("postgres_database")()
+    opened: list[Any] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def open_one() -> None:
+        start.wait(timeout=30)
+        try:
+            opened.append(PostgresAuditLog(url))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert len(opened) == 6
+    opened[0].record_feedback("q", "up", "", "a")  # one schema, one owner secret for all
+    assert {log._secret for log in opened} == {opened[0]._secret}
+    for log in opened:
+        log.close()
