@@ -141,21 +141,15 @@ def test_answer_takes_the_fact_from_the_cited_source(qwen_server: VllmServer) ->
 # ---- the whole answer path: retrieval over the sample index, prompt, stream, language check, verification
 
 
-@pytest.fixture(scope="module")
-def ask(
-    qwen_server: VllmServer,
-    sample_index: SampleIndex,
-    embedder: Any,
-    sparse_encoder: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[[str], Answer]]:
-    """`ask(question) -> Answer` through `open_query_stack` with the 0.5B model as the generator."""
-    home = clone_home(sample_index.home, tmp_path_factory.mktemp("llm") / "home")
+def _asker(
+    server: VllmServer, home: Path, embedder: Any, sparse_encoder: Any, **answer: Any
+) -> tuple[Callable[[str], Answer], Callable[[], None]]:
+    """`ask(question) -> Answer` through `open_query_stack` with the 0.5B model, and its closer."""
     settings = build_settings(
         home,
         generator={
             "backend": "vllm",
-            "base_url": qwen_server.base_url,
+            "base_url": server.base_url,
             "model": SERVED,
             "temperature": 0.0,
             "seed": 0,
@@ -164,7 +158,7 @@ def ask(
             "answer_deadline_s": 600.0,
             "read_timeout_s": 300.0,
         },
-        answer={"max_answer_tokens": 96, "prompt": {"context_tokens": 1200}},
+        answer={"max_answer_tokens": 96, "prompt": {"context_tokens": 1200}, **answer},
     )
     index = open_index(settings.index, embedder.identity, settings.home, create=False)
     comps = Components(embedder=embedder, sparse=sparse_encoder, index=index)
@@ -176,9 +170,26 @@ def ask(
 
         return anyio.run(go)
 
+    def close() -> None:
+        anyio.run(stack.answerer.aclose)
+        comps.close()
+
+    return run, close
+
+
+@pytest.fixture(scope="module")
+def ask(
+    qwen_server: VllmServer,
+    sample_index: SampleIndex,
+    embedder: Any,
+    sparse_encoder: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], Answer]]:
+    """The whole answer path over the sample index, default settings."""
+    home = clone_home(sample_index.home, tmp_path_factory.mktemp("llm") / "home")
+    run, close = _asker(qwen_server, home, embedder, sparse_encoder)
     yield run
-    anyio.run(stack.answerer.aclose)
-    comps.close()
+    close()
 
 
 def _quotes_are_source_sentences(answer: Answer) -> None:
@@ -230,12 +241,23 @@ def test_burmese_question_over_english_and_chinese_guides(ask: Callable[[str], A
 
 
 def test_malay_question_over_english_sources_quotes_the_english_sentence(
-    ask: Callable[[str], Answer],
+    qwen_server: VllmServer,
+    sample_index: SampleIndex,
+    embedder: Any,
+    sparse_encoder: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """Cross-language, end to end: no Malay document holds the passport fee. The 0.5B model answers in
-    Malay and (like most small models) forgets the marker; the fee's number ties the claim to the English
-    sentence that states it, which is quoted as written."""
-    a = ask("Berapakah bayaran untuk memperbaharui pasport?")  # Malay: how much is a passport renewal?
+    Malay and (like most small models) forgets the marker; with `answer.attribution_min_score` set (it is
+    off by default) the fee's number ties the claim to the English sentence stating it, quoted as written.
+    By default the same answer is refused: nothing unverified is shown."""
+    home = clone_home(sample_index.home, tmp_path_factory.mktemp("llm-attr") / "home")
+    question = "Berapa bayaran pembaharuan pasport?"  # Malay: how much is a passport renewal?
+    run, close = _asker(qwen_server, home, embedder, sparse_encoder, attribution_min_score=0.5)
+    try:
+        a = run(question)
+    finally:
+        close()
     assert a.language == "ms"
     assert not a.refused, a.answer
     assert "70" in a.answer, a.answer
@@ -245,4 +267,5 @@ def test_malay_question_over_english_sources_quotes_the_english_sentence(
     for c in english:
         assert "70 dollars" in c.quote, c.quote
         assert c.doc_id in {PASSPORT_EN, "fees/service-fees.xlsx"}, c.doc_id
+        assert c.attributed
     _quotes_are_source_sentences(a)
