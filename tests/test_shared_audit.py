@@ -35,14 +35,18 @@ QUESTIONS = [
 def _serve(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[Any], str]:
     port = free_port()
     cmd = [sys.executable, "-m", "govrag.cli", "serve", "--home", str(home), "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = (home.parent / f"serve-{port}.log").open("wb")  # read back when the replica fails to start
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     return proc, f"http://127.0.0.1:{port}"
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"govrag serve exited with {proc.returncode}"
+        if proc.poll() is not None:
+            logs = sorted(Path(str(proc.args[-3])).parent.glob("serve-*.log"))
+            tail = "".join(p.read_text(errors="replace")[-2000:] for p in logs)
+            raise AssertionError(f"govrag serve exited with {proc.returncode}:\n{tail}")
         try:
             if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
                 return
