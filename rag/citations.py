@@ -176,6 +176,15 @@ def _support_sentences(chunk_text: str) -> list[str]:
     return split_sentences(chunk_text, min_chars=2) or [chunk_text.strip()]
 
 
+def _citation(n: int, hit: Hit, quote: str, score: float, attributed: bool = False) -> Citation:
+    rec = hit.record
+    return Citation(
+        n=n, doc_id=rec.doc_id, title=rec.title, source=rec.source, page=rec.page,
+        section=list(rec.section), quote=quote, lang=rec.lang, score=round(score, 4),
+        chunk_no=rec.chunk_no, attributed=attributed,
+    )  # fmt: skip
+
+
 def verify(answer: str, sources: Sequence[Hit], encode: Encoder | None = None) -> VerifiedAnswer:
     """Keep only markers that name a given source (1-based), and quote each cited source's best sentence."""
     valid = set(range(1, len(sources) + 1))
@@ -215,19 +224,7 @@ def verify(answer: str, sources: Sequence[Hit], encode: Encoder | None = None) -
         quote, score = best_support(claim, hit.record.text, encode, vectors)
         prev = citations.get(n)
         if prev is None or score > prev.score:
-            rec = hit.record
-            citations[n] = Citation(
-                n=n,
-                doc_id=rec.doc_id,
-                title=rec.title,
-                source=rec.source,
-                page=rec.page,
-                section=list(rec.section),
-                quote=quote,
-                lang=rec.lang,
-                score=round(score, 4),
-                chunk_no=rec.chunk_no,
-            )
+            citations[n] = _citation(n, hit, quote, score)
     return VerifiedAnswer(
         text=cleaned, citations=sorted(citations.values(), key=lambda c: c.n), removed_markers=removed
     )
@@ -277,20 +274,7 @@ def attribute(
         inserts.append((tail, n))
         prev = citations.get(n)
         if prev is None or (prev.attributed and score > prev.score):
-            rec = sources[n - 1].record
-            citations[n] = Citation(
-                n=n,
-                doc_id=rec.doc_id,
-                title=rec.title,
-                source=rec.source,
-                page=rec.page,
-                section=list(rec.section),
-                quote=quote,
-                lang=rec.lang,
-                score=round(score, 4),
-                chunk_no=rec.chunk_no,
-                attributed=True,
-            )
+            citations[n] = _citation(n, sources[n - 1], quote, score, attributed=True)
     for tail, n in sorted(inserts, reverse=True):
         end = len(text[:tail].rstrip())
         if end and text[end - 1] in ".!?。！？":  # "... 70 dollars [1]." as the prompt asks

@@ -13,6 +13,8 @@ import contextlib
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -303,3 +305,46 @@ def stream_query(
         assert response.headers["content-type"].startswith("text/event-stream")
         raw = "".join(response.iter_text())
     return parse_sse(raw)
+
+
+def start_replica(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[Any], str]:
+    """A real `govrag serve` on a free loopback port (its output kept beside `home`), and its URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "govrag.cli", "serve", "--home", str(home), "--port", str(port)]
+    log = (home.parent / f"serve-{port}.log").open("wb")  # read back when the replica fails to start
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 600) -> dict[str, Any]:
+    """Poll `/readyz` until 200 (its JSON), failing with the replica's log if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            home = Path(str(proc.args[-3]))  # type: ignore[index]
+            tail = "".join(
+                p.read_text(errors="replace")[-2000:] for p in sorted(home.parent.glob("serve-*.log"))
+            )
+            raise AssertionError(f"govrag serve exited with {proc.returncode}:\n{tail}")
+        try:
+            r = httpx.get(f"{url}/readyz", timeout=5)
+            if r.status_code == 200:
+                return dict(r.json())
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"govrag serve at {url} not ready within {timeout} s")
+
+
+def stop_replicas(procs: list[subprocess.Popen[Any]]) -> None:
+    """SIGINT each live replica, then wait (killing what does not stop in 30 s)."""
+    import signal
+
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from api_support import KEYS, SampleIndex, api_keys, clone_home, free_port
+from api_support import (
+    KEYS,
+    SampleIndex,
+    api_keys,
+    clone_home,
+    start_replica,
+    stop_replicas,
+    wait_ready,
+)
 
 pytest_plugins = ["api_fixtures", "pg_fixtures"]
 
@@ -30,30 +34,6 @@ QUESTIONS = [
     "Berapakah bantuan banjir untuk isi rumah?",
     "What should I do to prevent dengue?",
 ]
-
-
-def _serve(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[Any], str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "govrag.cli", "serve", "--home", str(home), "--port", str(port)]
-    log = (home.parent / f"serve-{port}.log").open("wb")  # read back when the replica fails to start
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            logs = sorted(Path(str(proc.args[-3])).parent.glob("serve-*.log"))
-            tail = "".join(p.read_text(errors="replace")[-2000:] for p in logs)
-            raise AssertionError(f"govrag serve exited with {proc.returncode}:\n{tail}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"govrag serve at {url} not ready within {timeout} s")
 
 
 def _rows(url: str) -> dict[str, tuple[Any, ...]]:
@@ -76,12 +56,12 @@ def test_two_replicas_write_one_audit_trail_and_a_killed_one_loses_no_completed_
         "GOVRAG_API__AUDIT__POSTGRES_URL": db_url,
     }
     servers = [
-        _serve(clone_home(sample_index.home, tmp_path_factory.mktemp(f"audit-replica{i}")), env)
+        start_replica(clone_home(sample_index.home, tmp_path_factory.mktemp(f"audit-replica{i}")), env)
         for i in range(2)
     ]
     try:
         for proc, url in servers:
-            _wait_ready(url, proc)
+            wait_ready(url, proc)
         answered: dict[str, str] = {}
         for i, question in enumerate(QUESTIONS):
             _, url = servers[i % 2]
@@ -121,11 +101,4 @@ def test_two_replicas_write_one_audit_trail_and_a_killed_one_loses_no_completed_
         body = httpx.post(f"{servers[1][1]}/v1/query", json={"question": QUESTIONS[1]}, timeout=120).json()
         assert body["query_id"] in _rows(db_url)
     finally:
-        for proc, _ in servers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc, _ in servers:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_replicas([proc for proc, _ in servers])

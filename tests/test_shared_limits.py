@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +19,16 @@ from typing import Any
 
 import httpx
 import pytest
-from api_support import KEYS, SampleIndex, api_keys, clone_home, free_port
+from api_support import (
+    KEYS,
+    SampleIndex,
+    api_keys,
+    clone_home,
+    free_port,
+    start_replica,
+    stop_replicas,
+    wait_ready,
+)
 from conftest import build_settings
 
 from rag.api.shared_limits import LimitStoreUnavailable, RateLimitSettings, RedisRateLimiter
@@ -149,31 +156,6 @@ def test_api_with_a_strict_store_down_says_503_and_is_not_ready(
         assert ready.json()["checks"]["rate_limit_store"] is False
 
 
-def _serve(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[Any], str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "govrag.cli", "serve", "--home", str(home), "--port", str(port)]
-    log = (home.parent / f"serve-{port}.log").open("wb")  # read back when the replica fails to start
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 600) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            logs = sorted(Path(str(proc.args[-3])).parent.glob("serve-*.log"))
-            tail = "".join(p.read_text(errors="replace")[-2000:] for p in logs)
-            raise AssertionError(f"govrag serve exited with {proc.returncode}:\n{tail}")
-        try:
-            r = httpx.get(f"{url}/readyz", timeout=5)
-            if r.status_code == 200:
-                return dict(r.json())
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"govrag serve at {url} not ready within {timeout} s")
-
-
 def test_two_served_replicas_enforce_one_limit(
     sample_index: SampleIndex, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -188,11 +170,12 @@ def test_two_served_replicas_enforce_one_limit(
         "GOVRAG_API__RATE_LIMIT__KEY_PREFIX": "served:",
     }
     servers = [
-        _serve(clone_home(sample_index.home, tmp_path_factory.mktemp(f"replica{i}")), env) for i in range(2)
+        start_replica(clone_home(sample_index.home, tmp_path_factory.mktemp(f"replica{i}")), env)
+        for i in range(2)
     ]
     try:
         for proc, url in servers:
-            assert _wait_ready(url, proc)["checks"]["rate_limit_store"] is True
+            assert wait_ready(url, proc)["checks"]["rate_limit_store"] is True
         headers = {"Authorization": f"Bearer {KEYS['admin']}"}
         statuses = []
         for i in range(10):
@@ -204,10 +187,4 @@ def test_two_served_replicas_enforce_one_limit(
                 assert int(r.headers["Retry-After"]) >= 1
         assert statuses == [200] * 4 + [429] * 6  # 4 in all, not 4 per replica
     finally:
-        for proc, _ in servers:
-            proc.send_signal(signal.SIGINT)
-        for proc, _ in servers:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_replicas([proc for proc, _ in servers])
